@@ -1,0 +1,10 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { checkHealth } from '../shared/health';
+
+export async function health(_request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
+  const report = await checkHealth();
+  return { status: report.status === 'ok' ? 200 : 503, jsonBody: report, headers: { 'cache-control': 'no-store' } };
+}
+
+// The only anonymous route: load balancers and `npm start` probe it without a key.
+app.http('health', { route: 'health', methods: ['GET'], authLevel: 'anonymous', handler: health });

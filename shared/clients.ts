@@ -1,0 +1,84 @@
+/**
+ * Lazy, process-wide clients. Nothing here runs at import time: every scaled-out instance pays cold start,
+ * so the credential, the OpenAI client and the storage clients are created on first use and then reused.
+ */
+import { DefaultAzureCredential, getBearerTokenProvider, type TokenCredential } from '@azure/identity';
+import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import { TableClient } from '@azure/data-tables';
+import OpenAI from 'openai';
+import { getConfig } from './config';
+
+let credential: TokenCredential | undefined;
+let openai: OpenAI | undefined;
+let blobService: BlobServiceClient | undefined;
+const tables = new Map<string, TableClient>();
+const containers = new Map<string, ContainerClient>();
+
+/** The managed identity (AZURE_CLIENT_ID selects a user-assigned one); falls back to developer logins locally. */
+export function getCredential(): TokenCredential {
+  credential ??= new DefaultAzureCredential({ managedIdentityClientId: getConfig().clientId });
+  return credential;
+}
+
+/**
+ * The official OpenAI SDK pointed at Azure OpenAI's v1 API. Entra ID tokens are passed as `apiKey` through a
+ * bearer-token provider (openai-node `examples/azure/responses.ts`); an API key is used only when configured.
+ */
+export function getOpenAI(): OpenAI {
+  if (!openai) {
+    const config = getConfig();
+    openai = new OpenAI({
+      baseURL: `${config.openaiEndpoint}/openai/v1/`,
+      apiKey: config.openaiApiKey ?? getBearerTokenProvider(getCredential(), config.openaiTokenScope),
+      timeout: config.openaiTimeoutMs,
+      maxRetries: config.openaiMaxRetries,
+    });
+  }
+  return openai;
+}
+
+export function getBlobService(): BlobServiceClient {
+  if (!blobService) {
+    const { storage } = getConfig();
+    blobService =
+      storage.kind === 'connectionString'
+        ? BlobServiceClient.fromConnectionString(storage.connectionString)
+        : new BlobServiceClient(storage.blobServiceUri, getCredential());
+  }
+  return blobService;
+}
+
+/** A container client; the container is created by Bicep in Azure and by `ensureContainer` locally. */
+export function getContainer(name: string): ContainerClient {
+  let client = containers.get(name);
+  if (!client) {
+    client = getBlobService().getContainerClient(name);
+    containers.set(name, client);
+  }
+  return client;
+}
+
+export function getTable(name: string): TableClient {
+  let client = tables.get(name);
+  if (!client) {
+    const { storage } = getConfig();
+    client =
+      storage.kind === 'connectionString'
+        ? TableClient.fromConnectionString(storage.connectionString, name, {
+            // Azurite serves tables over plain http on loopback.
+            allowInsecureConnection: storage.connectionString.includes('127.0.0.1') || storage.connectionString.includes('UseDevelopmentStorage'),
+          })
+        : new TableClient(`${storage.tableServiceUri}`, name, getCredential());
+    tables.set(name, client);
+  }
+  return client;
+}
+
+/** Forget every client (tests that switch storage accounts or endpoints between runs). */
+export function resetClientsForTests(): void {
+  credential = undefined;
+  openai = undefined;
+  blobService = undefined;
+  tables.clear();
+  containers.clear();
+}

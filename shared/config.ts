@@ -1,0 +1,283 @@
+/**
+ * The service's configuration: every app setting it reads, declared once, validated once.
+ *
+ * The same names appear in `local.settings.sample.json`, the README's settings table and the Bicep app
+ * settings (`infra/app/api.bicep`); `tests/infra` checks that Bicep sets every name listed in `SETTINGS`.
+ */
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+type Parser<T> = (raw: string, name: string) => T;
+
+interface SettingSpec<T> {
+  /** App setting / environment variable name. */
+  readonly name: string;
+  /** One line for the README's settings table. */
+  readonly description: string;
+  /** Used when the setting is absent or empty. `undefined` with `required` means the service will not start. */
+  readonly default?: string;
+  readonly required?: boolean;
+  readonly parse: Parser<T>;
+}
+
+const str: Parser<string> = (raw) => raw;
+
+const int =
+  (min: number, max = Number.MAX_SAFE_INTEGER): Parser<number> =>
+  (raw, name) => {
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new ConfigError(`Setting ${name} must be an integer between ${min} and ${max}; got "${raw}".`);
+    }
+    return value;
+  };
+
+const bool: Parser<boolean> = (raw, name) => {
+  const v = raw.trim().toLowerCase();
+  if (['true', '1', 'yes'].includes(v)) return true;
+  if (['false', '0', 'no'].includes(v)) return false;
+  throw new ConfigError(`Setting ${name} must be true or false; got "${raw}".`);
+};
+
+const url: Parser<string> = (raw, name) => {
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(`Setting ${name} must be an absolute URL such as https://my-resource.openai.azure.com; got "${raw}".`);
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+    throw new ConfigError(`Setting ${name} must be an http(s) URL; got "${raw}".`);
+  }
+  return raw.replace(/\/+$/, '');
+};
+
+const list: Parser<string[]> = (raw) =>
+  raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+const oneOf =
+  <T extends string>(...values: T[]): Parser<T> =>
+  (raw, name) => {
+    if (!(values as string[]).includes(raw)) {
+      throw new ConfigError(`Setting ${name} must be one of ${values.join(', ')}; got "${raw}".`);
+    }
+    return raw as T;
+  };
+
+/** Every setting the code reads. Keep the order: it is the order of the README table. */
+export const SETTINGS = {
+  mode: {
+    name: 'GATEWAY_MODE',
+    description:
+      '`azure` (default) or `local`. Local mode allows plain-http webhooks to loopback; `npm start` sets it.',
+    default: 'azure',
+    parse: oneOf('azure', 'local'),
+  },
+  storageConnection: {
+    name: 'AzureWebJobsStorage',
+    description:
+      'Storage connection string (`UseDevelopmentStorage=true` locally). In Azure leave it unset and use the identity-based `AzureWebJobsStorage__*` settings.',
+    parse: str,
+  },
+  storageBlobServiceUri: {
+    name: 'AzureWebJobsStorage__blobServiceUri',
+    description: 'Identity-based storage: the blob endpoint (used when `AzureWebJobsStorage` is unset).',
+    parse: url,
+  },
+  storageTableServiceUri: {
+    name: 'AzureWebJobsStorage__tableServiceUri',
+    description: 'Identity-based storage: the table endpoint (used when `AzureWebJobsStorage` is unset).',
+    parse: url,
+  },
+  openaiEndpoint: {
+    name: 'AZURE_OPENAI_ENDPOINT',
+    description: 'Azure OpenAI resource endpoint, e.g. `https://my-resource.openai.azure.com` (no `/openai/v1`).',
+    required: true,
+    parse: url,
+  },
+  openaiApiKey: {
+    name: 'AZURE_OPENAI_API_KEY',
+    description: 'Optional API key. When absent (always, in Azure) the managed identity is used via Entra ID.',
+    parse: str,
+  },
+  openaiTokenScope: {
+    name: 'AZURE_OPENAI_TOKEN_SCOPE',
+    description: 'Entra ID scope for Azure OpenAI tokens.',
+    default: 'https://ai.azure.com/.default',
+    parse: str,
+  },
+  clientId: {
+    name: 'AZURE_CLIENT_ID',
+    description: 'Client id of the user-assigned managed identity that `DefaultAzureCredential` uses.',
+    parse: str,
+  },
+  chatDeployment: {
+    name: 'AZURE_OPENAI_CHAT_DEPLOYMENT',
+    description: 'Default deployment for `/v1/responses` when the request has no `model`.',
+    required: true,
+    parse: str,
+  },
+  imageDeployment: {
+    name: 'AZURE_OPENAI_IMAGE_DEPLOYMENT',
+    description:
+      'Image model deployment sent as `x-ms-oai-image-generation-deployment` when a request uses the `image_generation` tool.',
+    required: true,
+    parse: str,
+  },
+  summaryDeployment: {
+    name: 'AZURE_OPENAI_SUMMARY_DEPLOYMENT',
+    description: 'Deployment that summarizes PDFs dropped into `documents/`.',
+    required: true,
+    parse: str,
+  },
+  allowedDeployments: {
+    name: 'AZURE_OPENAI_ALLOWED_DEPLOYMENTS',
+    description:
+      'Comma-separated deployments callers may name in `model`. Default: the chat and summary deployments.',
+    parse: list,
+  },
+  openaiTimeoutMs: {
+    name: 'AZURE_OPENAI_TIMEOUT_MS',
+    description: 'Timeout of one upstream request, in ms (kept below the function timeout).',
+    default: '120000',
+    parse: int(1000, 600_000),
+  },
+  openaiMaxRetries: {
+    name: 'AZURE_OPENAI_MAX_RETRIES',
+    description: 'Upstream retries on 429/5xx/connection errors (honouring `retry-after-ms`/`retry-after`).',
+    default: '2',
+    parse: int(0, 10),
+  },
+  appServiceAuth: {
+    name: 'APP_SERVICE_AUTH_ENABLED',
+    description:
+      'Trust the `x-ms-client-principal*` headers of App Service Authentication (Entra ID). Only set when Easy Auth is in front of the app.',
+    default: 'false',
+    parse: bool,
+  },
+  maxRequestBytes: {
+    name: 'MAX_REQUEST_BYTES',
+    description: 'Largest request body accepted, in bytes; larger bodies get 413.',
+    default: String(64 * 1024 * 1024),
+    parse: int(1024),
+  },
+  filesApiThresholdBytes: {
+    name: 'PDF_FILES_API_THRESHOLD_BYTES',
+    description:
+      'PDFs larger than this (bytes) are uploaded through the Files API and sent by `file_id` instead of inline `file_data`.',
+    default: String(8 * 1024 * 1024),
+    parse: int(0),
+  },
+  pollSchedule: {
+    name: 'POLL_SCHEDULE',
+    description: 'NCRONTAB schedule (six fields) of the background poller timer.',
+    default: '*/5 * * * * *',
+    parse: str,
+  },
+  pollInitialDelayMs: {
+    name: 'POLL_INITIAL_DELAY_MS',
+    description: 'First delay between upstream polls of a background job, in ms; it doubles up to the cap.',
+    default: '1000',
+    parse: int(0),
+  },
+  pollMaxDelayMs: {
+    name: 'POLL_MAX_DELAY_MS',
+    description: 'Cap of the delay between polls of one background job, in ms.',
+    default: '30000',
+    parse: int(0),
+  },
+  pollConcurrency: {
+    name: 'POLL_CONCURRENCY',
+    description: 'Upstream polls in flight at once during one timer tick.',
+    default: '16',
+    parse: int(1, 256),
+  },
+  pollTickBudgetMs: {
+    name: 'POLL_TICK_BUDGET_MS',
+    description: 'A timer tick stops taking new work after this many ms; the rest waits for the next tick.',
+    default: '20000',
+    parse: int(100),
+  },
+  jobMaxAgeSeconds: {
+    name: 'JOB_MAX_AGE_SECONDS',
+    description: 'A background job still running after this long is marked `expired` and cancelled upstream.',
+    default: String(24 * 3600),
+    parse: int(1),
+  },
+  documentMaxBytes: {
+    name: 'DOCUMENT_MAX_BYTES',
+    description: 'PDFs larger than this (bytes) are rejected before any token is spent.',
+    default: String(50 * 1024 * 1024),
+    parse: int(1),
+  },
+  summaryInstructions: {
+    name: 'SUMMARY_INSTRUCTIONS',
+    description: 'Instructions given to the summary deployment for each PDF.',
+    default:
+      'Summarize this document in Markdown: a one-paragraph overview, then the key points as a bulleted list. Quote figures and names exactly.',
+    parse: str,
+  },
+} as const satisfies Record<string, SettingSpec<unknown>>;
+
+type Settings = typeof SETTINGS;
+type Key = keyof Settings;
+type ValueOf<K extends Key> = Settings[K]['parse'] extends Parser<infer T> ? T : never;
+type Resolved<K extends Key> = Settings[K] extends { required: true } | { default: string } ? ValueOf<K> : ValueOf<K> | undefined;
+export type Config = { [K in Key]: Resolved<K> } & { storage: StorageConfig };
+
+export type StorageConfig =
+  | { kind: 'connectionString'; connectionString: string }
+  | { kind: 'identity'; blobServiceUri: string; tableServiceUri: string };
+
+/** Reads and validates every setting from `env`. Throws a ConfigError naming the first bad or missing setting. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const out: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(SETTINGS) as [Key, SettingSpec<unknown>][]) {
+    const raw = env[spec.name]?.trim() || spec.default;
+    if (raw === undefined || raw === '') {
+      if (spec.required) {
+        throw new ConfigError(`Setting ${spec.name} is required: ${spec.description}`);
+      }
+      out[key] = undefined;
+      continue;
+    }
+    out[key] = spec.parse(raw, spec.name);
+  }
+  const config = out as Omit<Config, 'storage'>;
+  let storage: StorageConfig;
+  if (config.storageConnection) {
+    storage = { kind: 'connectionString', connectionString: config.storageConnection };
+  } else if (config.storageBlobServiceUri && config.storageTableServiceUri) {
+    storage = {
+      kind: 'identity',
+      blobServiceUri: config.storageBlobServiceUri,
+      tableServiceUri: config.storageTableServiceUri,
+    };
+  } else {
+    throw new ConfigError(
+      'Setting AzureWebJobsStorage is required (or AzureWebJobsStorage__blobServiceUri and AzureWebJobsStorage__tableServiceUri for identity-based storage).',
+    );
+  }
+  if (!config.allowedDeployments || config.allowedDeployments.length === 0) {
+    config.allowedDeployments = [...new Set([config.chatDeployment, config.summaryDeployment])];
+  }
+  return { ...config, storage } as Config;
+}
+
+let cached: Config | undefined;
+
+/** The process-wide configuration, loaded on first use (never at import time). */
+export function getConfig(): Config {
+  cached ??= loadConfig();
+  return cached;
+}
+
+/** Tests and the local host change settings between runs; this forgets the cached copy. */
+export function resetConfigForTests(): void {
+  cached = undefined;
+}

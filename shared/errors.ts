@@ -1,0 +1,129 @@
+/**
+ * One error shape, produced in one place. Every error the service answers is OpenAI-shaped
+ * (`{ error: { message, type, param, code } }`) so OpenAI SDKs raise their usual error classes.
+ */
+import type { HttpResponseInit, InvocationContext } from '@azure/functions';
+import { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
+import { ConfigError } from './config';
+
+export interface ErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+/** An error the service means to answer with: status, OpenAI error type and code. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly type: string,
+    readonly code: string | null = null,
+    readonly param: string | null = null,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+
+  toBody(): ErrorBody {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+export const badRequest = (message: string, param: string | null = null, code: string | null = 'invalid_value') =>
+  new ApiError(400, message, 'invalid_request_error', code, param);
+
+export const unauthorized = (message: string) => new ApiError(401, message, 'authentication_error', 'invalid_api_key');
+
+export const notFound = (message: string, param: string | null = null) =>
+  new ApiError(404, message, 'invalid_request_error', 'not_found', param);
+
+export const conflict = (message: string, code = 'conflict') => new ApiError(409, message, 'invalid_request_error', code);
+
+export const payloadTooLarge = (limit: number) =>
+  new ApiError(413, `Request body is larger than the ${limit} bytes this service accepts.`, 'invalid_request_error', 'payload_too_large');
+
+export const unprocessable = (message: string, code: string) => new ApiError(422, message, 'invalid_request_error', code);
+
+export const serviceUnavailable = (message: string, code = 'service_unavailable') =>
+  new ApiError(503, message, 'service_unavailable', code);
+
+/** Azure Storage is down or unreachable: a 503 the caller can retry, not an opaque 500. */
+function isStorageOutage(err: unknown): boolean {
+  const e = err as { code?: string; name?: string; statusCode?: number };
+  if (e?.name === 'RestError' && (e.statusCode === undefined || e.statusCode >= 500)) return true;
+  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND'].includes(e?.code ?? '');
+}
+
+/**
+ * Translates an error from the upstream Azure OpenAI call (thrown by the `openai` SDK after its own bounded
+ * retries) into what the caller should see.
+ */
+export function fromUpstream(err: APIError, deployment?: string): ApiError {
+  const status = err.status;
+  const upstream = (err.error ?? {}) as { message?: string; type?: string; code?: string | null; param?: string | null };
+  const message = upstream.message ?? err.message;
+  if (status === undefined) {
+    return new ApiError(502, 'The model endpoint did not answer.', 'upstream_error', 'upstream_unavailable');
+  }
+  if (status === 401 || status === 403) {
+    // Never echo upstream auth details: they concern our identity, not the caller.
+    return new ApiError(
+      502,
+      "Azure OpenAI rejected this service's credential. Check that the service's managed identity has the 'Cognitive Services OpenAI User' role on the Azure OpenAI resource and that AZURE_OPENAI_TOKEN_SCOPE is right.",
+      'upstream_error',
+      'upstream_auth_failed',
+    );
+  }
+  if (status === 404 && (upstream.code === 'DeploymentNotFound' || /deployment/i.test(message))) {
+    return new ApiError(
+      404,
+      `The deployment '${deployment ?? 'unknown'}' was not found on the Azure OpenAI resource. Check the deployment name (not the model name) in 'model'.`,
+      'invalid_request_error',
+      'deployment_not_found',
+      'model',
+    );
+  }
+  if (status === 429) {
+    const headers: Record<string, string> = {};
+    const ms = err.headers?.get('retry-after-ms');
+    const s = err.headers?.get('retry-after');
+    const seconds = s ?? (ms ? String(Math.max(1, Math.ceil(Number(ms) / 1000))) : '1');
+    headers['retry-after'] = seconds;
+    if (ms) headers['retry-after-ms'] = ms;
+    return new ApiError(429, message || 'Rate limit reached; retry later.', 'rate_limit_error', upstream.code ?? 'rate_limit_exceeded', null, headers);
+  }
+  if (status >= 500) {
+    return new ApiError(502, `Azure OpenAI answered ${status}: ${message}`, 'upstream_error', 'upstream_error');
+  }
+  // Other 4xx (validation, content filter, not found...) pass through with their message.
+  return new ApiError(status, message, upstream.type ?? 'invalid_request_error', upstream.code ?? null, upstream.param ?? null);
+}
+
+/** Maps anything thrown to an HTTP response. The unexpected is logged and becomes an opaque 500. */
+export function toErrorResponse(err: unknown, context?: InvocationContext, deployment?: string): HttpResponseInit {
+  let apiError: ApiError;
+  if (err instanceof ApiError) {
+    apiError = err;
+  } else if (err instanceof APIConnectionTimeoutError) {
+    apiError = new ApiError(504, 'Azure OpenAI did not answer in time.', 'upstream_error', 'upstream_timeout');
+  } else if (err instanceof APIConnectionError) {
+    apiError = new ApiError(502, 'Could not reach Azure OpenAI.', 'upstream_error', 'upstream_unavailable');
+  } else if (err instanceof APIError) {
+    apiError = fromUpstream(err, deployment);
+  } else if (err instanceof ConfigError) {
+    context?.error(`configuration error: ${err.message}`);
+    apiError = new ApiError(500, 'The service is misconfigured; see its logs.', 'server_error', 'configuration_error');
+  } else if (isStorageOutage(err)) {
+    context?.warn(`storage unavailable: ${(err as Error).message}`);
+    apiError = serviceUnavailable('Storage is temporarily unavailable; retry shortly.', 'storage_unavailable');
+  } else {
+    context?.error(`unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    apiError = new ApiError(500, 'The service had an unexpected error.', 'server_error', 'internal_error');
+  }
+  if (apiError.status >= 500) context?.warn(`answering ${apiError.status} ${apiError.code ?? ''}`);
+  return {
+    status: apiError.status,
+    headers: { 'content-type': 'application/json', ...apiError.headers },
+    jsonBody: apiError.toBody(),
+  };
+}

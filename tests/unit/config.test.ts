@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig, SETTINGS } from '../../shared/config';
+
+const minimal = {
+  AZURE_OPENAI_ENDPOINT: 'https://example.openai.azure.com/',
+  AZURE_OPENAI_CHAT_DEPLOYMENT: 'chat',
+  AZURE_OPENAI_IMAGE_DEPLOYMENT: 'image',
+  AZURE_OPENAI_SUMMARY_DEPLOYMENT: 'summary',
+  AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+};
+
+describe('configuration', () => {
+  it('applies defaults and derives the allow-list from the chat and summary deployments', () => {
+    const config = loadConfig(minimal);
+    expect(config.openaiEndpoint).toBe('https://example.openai.azure.com');
+    expect(config.openaiTokenScope).toBe('https://ai.azure.com/.default');
+    expect(config.allowedDeployments).toEqual(['chat', 'summary']);
+    expect(config.storage).toEqual({ kind: 'connectionString', connectionString: 'UseDevelopmentStorage=true' });
+  });
+
+  it('names the missing setting', () => {
+    const { AZURE_OPENAI_ENDPOINT: _, ...rest } = minimal;
+    expect(() => loadConfig(rest)).toThrow(/AZURE_OPENAI_ENDPOINT/);
+  });
+
+  it('names a malformed setting and what it must be', () => {
+    expect(() => loadConfig({ ...minimal, AZURE_OPENAI_MAX_RETRIES: 'many' })).toThrow(/AZURE_OPENAI_MAX_RETRIES must be an integer/);
+    expect(() => loadConfig({ ...minimal, AZURE_OPENAI_ENDPOINT: 'not a url' })).toThrow(/AZURE_OPENAI_ENDPOINT must be an absolute URL/);
+    expect(() => loadConfig({ ...minimal, APP_SERVICE_AUTH_ENABLED: 'maybe' })).toThrow(/APP_SERVICE_AUTH_ENABLED must be true or false/);
+  });
+
+  it('accepts identity-based storage settings instead of a connection string', () => {
+    const { AzureWebJobsStorage: _, ...rest } = minimal;
+    const config = loadConfig({
+      ...rest,
+      AzureWebJobsStorage__blobServiceUri: 'https://acct.blob.core.windows.net',
+      AzureWebJobsStorage__tableServiceUri: 'https://acct.table.core.windows.net',
+    });
+    expect(config.storage.kind).toBe('identity');
+    expect(() => loadConfig(rest)).toThrow(/AzureWebJobsStorage/);
+  });
+
+  it('lists every setting with a description', () => {
+    for (const spec of Object.values(SETTINGS)) expect(spec.description.length).toBeGreaterThan(10);
+  });
+});
