@@ -3,6 +3,10 @@
  * (package.json `main` is `dist/functions/*.js`).
  */
 import { app } from '@azure/functions';
+import { watchClientDisconnects } from '../shared/disconnect';
 
 // Streams are relayed, not buffered: without this the host collects a whole SSE body before sending it.
 app.setup({ enableHttpStream: true });
+
+// So a caller hanging up on a stream aborts the upstream request (see shared/disconnect.ts).
+watchClientDisconnects();

@@ -65,3 +65,12 @@ export async function authenticate(request: HttpRequest): Promise<Caller> {
       (getConfig().appServiceAuth ? ', or an Entra ID token.' : '.'),
   );
 }
+
+/**
+ * The folder under which a caller's own blobs live in `documents/` (e.g. `key/local/`). Blobs outside every
+ * caller's folder (dropped straight into storage) belong to no caller.
+ */
+export function callerBlobPrefix(caller: Caller): string {
+  const [source, ...rest] = caller.id.split(':');
+  return `${source}/${encodeURIComponent(rest.join(':'))}/`;
+}

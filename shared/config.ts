@@ -228,7 +228,11 @@ type Settings = typeof SETTINGS;
 type Key = keyof Settings;
 type ValueOf<K extends Key> = Settings[K]['parse'] extends Parser<infer T> ? T : never;
 type Resolved<K extends Key> = Settings[K] extends { required: true } | { default: string } ? ValueOf<K> : ValueOf<K> | undefined;
-export type Config = { [K in Key]: Resolved<K> } & { storage: StorageConfig };
+export type Config = Omit<{ [K in Key]: Resolved<K> }, 'allowedDeployments'> & {
+  /** Always filled: defaults to the chat and summary deployments. */
+  allowedDeployments: string[];
+  storage: StorageConfig;
+};
 
 export type StorageConfig =
   | { kind: 'connectionString'; connectionString: string }
@@ -248,7 +252,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
     out[key] = spec.parse(raw, spec.name);
   }
-  const config = out as Omit<Config, 'storage'>;
+  const config = out as Omit<Config, 'storage' | 'allowedDeployments'> & { allowedDeployments?: string[] };
   let storage: StorageConfig;
   if (config.storageConnection) {
     storage = { kind: 'connectionString', connectionString: config.storageConnection };

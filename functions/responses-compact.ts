@@ -1,0 +1,18 @@
+import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
+import { authenticate } from '../shared/auth';
+import { json, readJsonObject } from '../shared/http';
+import { withErrors } from '../shared/handler';
+import { compact } from '../shared/responses/service';
+
+export async function responsesCompact(request: HttpRequest): Promise<HttpResponseInit> {
+  const caller = await authenticate(request);
+  const { body } = await readJsonObject(request);
+  return json(200, await compact(caller, body));
+}
+
+app.http('responses-compact', {
+  route: 'v1/responses/compact',
+  methods: ['POST'],
+  authLevel: 'anonymous',
+  handler: withErrors(responsesCompact),
+});

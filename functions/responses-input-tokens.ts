@@ -1,0 +1,18 @@
+import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
+import { authenticate } from '../shared/auth';
+import { json, readJsonObject } from '../shared/http';
+import { withErrors } from '../shared/handler';
+import { countInputTokens } from '../shared/responses/service';
+
+export async function responsesInputTokens(request: HttpRequest): Promise<HttpResponseInit> {
+  const caller = await authenticate(request);
+  const { body } = await readJsonObject(request);
+  return json(200, await countInputTokens(caller, body));
+}
+
+app.http('responses-input-tokens', {
+  route: 'v1/responses/input_tokens',
+  methods: ['POST'],
+  authLevel: 'anonymous',
+  handler: withErrors(responsesInputTokens),
+});

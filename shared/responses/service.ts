@@ -1,0 +1,384 @@
+/**
+ * The Responses API as this service offers it: the caller's request goes to Azure OpenAI as sent, plus what
+ * the service owns (default and allowed deployments, the image-generation header, document references,
+ * ownership, background tracking, stored images).
+ */
+import type { InvocationContext } from '@azure/functions';
+import { APIError, APIUserAbortError } from 'openai';
+import type {
+  Response,
+  ResponseCreateParams,
+  ResponseStreamEvent,
+  ResponseIncludable,
+} from 'openai/resources/responses/responses';
+import type { ResponseItemList } from 'openai/resources/responses/input-items';
+import type { Caller } from '../auth';
+import { getOpenAI } from '../clients';
+import { getConfig } from '../config';
+import { ApiError, badRequest, fromUpstream } from '../errors';
+import { deleteImages, storeImages } from '../images';
+import { assertOwned, forgetOwnership, recordOwnership, responseNotFound } from '../ownership';
+import { deleteUploadedFiles, resolveDocumentRefs } from './documents-ref';
+import { previousResponseId, resolveModel, validateCreate, type CreateFields } from './validate';
+import { deleteJob, recordCancel, terminalResponseFromJob, trackBackgroundJob } from '../jobs';
+
+type Body = Record<string, unknown>;
+
+export interface CreateContext {
+  caller: Caller;
+  context: InvocationContext;
+  /** Fires when the caller disconnects; aborts the upstream request. */
+  signal: AbortSignal;
+  /** Validated `X-Webhook-Url` for a background create, if any. */
+  webhookUrl?: string;
+  /** Set when the request carried an Idempotency-Key: only then may the backend retry a create itself. */
+  idempotent?: boolean;
+}
+
+export interface PreparedCreate {
+  fields: CreateFields;
+  body: Body;
+  headers: Record<string, string>;
+  uploadedFileIds: string[];
+}
+
+const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'incomplete', 'expired']);
+
+/** Validates and completes a create body (in place): model default, ownership of the chain, tool headers, documents. */
+export async function prepareCreate(caller: Caller, body: Body): Promise<PreparedCreate> {
+  const fields = validateCreate(body);
+  body.model = fields.model;
+  if (fields.previousResponseId) await assertOwned(caller, fields.previousResponseId, 'previous_response_id');
+  const headers: Record<string, string> = {};
+  if (fields.tools.some((t) => t.type === 'image_generation')) {
+    // Azure needs the image deployment named in a header (see the how-to's image generation section).
+    headers['x-ms-oai-image-generation-deployment'] = getConfig().imageDeployment;
+  }
+  const uploadedFileIds = await resolveDocumentRefs(caller, body);
+  return { fields, body, headers, uploadedFileIds };
+}
+
+/**
+ * The SDK retries 429/5xx on its own. A 429 means nothing was created, so retrying it is always safe; a 5xx
+ * or timeout may hide a created response, so a create is retried on those only behind an Idempotency-Key.
+ */
+async function upstreamCreate<T>(
+  deployment: string,
+  run: (maxRetries: number) => Promise<T>,
+  idempotent: boolean,
+): Promise<T> {
+  const maxRetries = getConfig().openaiMaxRetries;
+  if (idempotent) return withDeployment(deployment, () => run(maxRetries));
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await run(0);
+    } catch (e) {
+      if (!(e instanceof APIError) || e.status !== 429 || attempt >= maxRetries) {
+        throw e instanceof APIError && e.status !== undefined ? fromUpstream(e, deployment) : e;
+      }
+      const ms = Number(e.headers?.get('retry-after-ms') ?? NaN);
+      const s = Number(e.headers?.get('retry-after') ?? NaN);
+      const wait = Number.isFinite(ms) ? ms : Number.isFinite(s) ? s * 1000 : 500 * 2 ** attempt;
+      await new Promise((r) => setTimeout(r, Math.min(wait, 10_000)));
+    }
+  }
+}
+
+/** Upstream errors named with the deployment they concern (a 404 DeploymentNotFound says which one). */
+async function withDeployment<T>(deployment: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (e) {
+    throw e instanceof APIError && e.status !== undefined ? fromUpstream(e, deployment) : e;
+  }
+}
+
+function logResponse(
+  ctx: InvocationContext,
+  what: string,
+  caller: Caller,
+  fields: { id?: string; deployment?: string; status?: string; started: number; usage?: Response['usage'] },
+): void {
+  // Identifiers and numbers only: never prompt text, file contents, keys or tokens.
+  ctx.log(
+    JSON.stringify({
+      event: what,
+      responseId: fields.id,
+      caller: caller.id,
+      deployment: fields.deployment,
+      status: fields.status,
+      latencyMs: Date.now() - fields.started,
+      inputTokens: fields.usage?.input_tokens,
+      outputTokens: fields.usage?.output_tokens,
+    }),
+  );
+}
+
+/** What happens once the service has a response object: it becomes the caller's, and its work is tracked. */
+async function adopt(cc: CreateContext, prepared: PreparedCreate, response: Response): Promise<void> {
+  const background = prepared.fields.background;
+  await recordOwnership(cc.caller, response.id, { deployment: prepared.fields.model, background });
+  if (background && !TERMINAL.has(response.status ?? '')) {
+    await trackBackgroundJob({
+      caller: cc.caller,
+      response,
+      kind: 'response',
+      deployment: prepared.fields.model,
+      webhookUrl: cc.webhookUrl,
+      uploadedFileIds: prepared.uploadedFileIds,
+    });
+  }
+}
+
+/** After a non-background response ended: its images are kept and its temporary uploads removed. */
+async function settle(prepared: PreparedCreate, response: Response): Promise<void> {
+  if (TERMINAL.has(response.status ?? '')) await storeImages(response);
+  if (!prepared.fields.background) await deleteUploadedFiles(prepared.uploadedFileIds);
+}
+
+/** Non-streaming create (synchronous or background). */
+export async function createResponse(cc: CreateContext, prepared: PreparedCreate): Promise<Response> {
+  const started = Date.now();
+  let response: Response;
+  try {
+    response = await upstreamCreate(
+      prepared.fields.model,
+      (maxRetries) =>
+        getOpenAI().responses.create({ ...prepared.body, stream: false } as ResponseCreateParams & { stream: false }, {
+          headers: prepared.headers,
+          signal: cc.signal,
+          maxRetries,
+        }),
+      cc.idempotent ?? false,
+    );
+  } catch (e) {
+    if (!prepared.fields.background) await deleteUploadedFiles(prepared.uploadedFileIds);
+    throw e;
+  }
+  await adopt(cc, prepared, response);
+  if (!prepared.fields.background) await settle(prepared, response);
+  logResponse(cc.context, 'response.create', cc.caller, {
+    id: response.id,
+    deployment: prepared.fields.model,
+    status: response.status,
+    started,
+    usage: response.usage,
+  });
+  return response;
+}
+
+export function sseFrame(event: { type: string }): string {
+  return `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+}
+
+function errorFrame(err: unknown, sequenceNumber: number): string {
+  const e = err instanceof ApiError ? err : new ApiError(502, 'The upstream stream failed.', 'upstream_error', 'stream_error');
+  return sseFrame({
+    type: 'error',
+    code: e.code,
+    message: e.message,
+    param: e.param,
+    sequence_number: sequenceNumber,
+  } as { type: string });
+}
+
+/**
+ * Relays upstream events as they arrive: one SSE frame per event, `sequence_number` untouched, nothing held
+ * back. The response id is recorded as the caller's before the first frame carrying it is sent.
+ */
+async function* relay(
+  events: AsyncIterable<ResponseStreamEvent>,
+  onCreated: (response: Response) => Promise<void>,
+  onEnded: (response: Response) => Promise<void>,
+  signal: AbortSignal,
+): AsyncGenerator<Uint8Array> {
+  let last = -1;
+  let ended = false;
+  try {
+    for await (const event of events) {
+      if (event.type === 'response.created') await onCreated(event.response);
+      last = event.sequence_number ?? last;
+      yield Buffer.from(sseFrame(event));
+      if (event.type === 'response.completed' || event.type === 'response.failed' || event.type === 'response.incomplete') {
+        ended = true;
+        await onEnded(event.response);
+      }
+    }
+  } catch (e) {
+    if (e instanceof APIUserAbortError || signal.aborted) return; // the caller left; nothing to tell them
+    yield Buffer.from(errorFrame(e, last + 1));
+    return;
+  }
+  if (!ended && !signal.aborted) {
+    // The upstream stream closed without a terminal event (a cut connection): say so rather than end silently.
+    yield Buffer.from(
+      errorFrame(new ApiError(502, 'The upstream stream ended early; resume it with GET ?stream=true&starting_after=<last sequence_number>.', 'upstream_error', 'stream_interrupted'), last + 1),
+    );
+  }
+}
+
+/** Streaming create: the upstream connection is open (errors before it opened were thrown as usual). */
+export async function createResponseStream(cc: CreateContext, prepared: PreparedCreate): Promise<AsyncIterable<Uint8Array>> {
+  const started = Date.now();
+  let stream: AsyncIterable<ResponseStreamEvent>;
+  try {
+    stream = await upstreamCreate(
+      prepared.fields.model,
+      (maxRetries) =>
+        getOpenAI().responses.create({ ...prepared.body, stream: true } as ResponseCreateParams & { stream: true }, {
+          headers: prepared.headers,
+          signal: cc.signal,
+          maxRetries,
+        }),
+      cc.idempotent ?? false,
+    );
+  } catch (e) {
+    await deleteUploadedFiles(prepared.uploadedFileIds);
+    throw e;
+  }
+  let id: string | undefined;
+  return (async function* () {
+    try {
+      yield* relay(
+        stream,
+        async (response) => {
+          id = response.id;
+          await adopt(cc, prepared, response);
+        },
+        async (response) => {
+          await settle(prepared, response);
+          logResponse(cc.context, 'response.create.stream', cc.caller, {
+            id: response.id,
+            deployment: prepared.fields.model,
+            status: response.status,
+            started,
+            usage: response.usage,
+          });
+        },
+        cc.signal,
+      );
+    } finally {
+      if (cc.signal.aborted) {
+        cc.context.log(JSON.stringify({ event: 'response.stream.aborted', responseId: id, caller: cc.caller.id }));
+        if (!prepared.fields.background) await deleteUploadedFiles(prepared.uploadedFileIds);
+      }
+    }
+  })();
+}
+
+export interface RetrieveOptions {
+  include: string[];
+  stream: boolean;
+  startingAfter?: number;
+}
+
+/** Retrieve: from the job record when the background job is finalized, else from upstream. */
+export async function retrieveResponse(caller: Caller, id: string, include: string[]): Promise<Response> {
+  await assertOwned(caller, id);
+  if (include.length === 0) {
+    const stored = await terminalResponseFromJob(id);
+    if (stored) return stored;
+  }
+  return notFoundIfGone(id, () =>
+    getOpenAI().responses.retrieve(id, { include: include as ResponseIncludable[], stream: false }),
+  );
+}
+
+/** Resumes a stream (`GET ?stream=true&starting_after=N`). */
+export async function retrieveResponseStream(
+  caller: Caller,
+  id: string,
+  options: RetrieveOptions,
+  signal: AbortSignal,
+): Promise<AsyncIterable<Uint8Array>> {
+  await assertOwned(caller, id);
+  const stream = await notFoundIfGone(id, () =>
+    getOpenAI().responses.retrieve(
+      id,
+      { include: options.include as ResponseIncludable[], stream: true, starting_after: options.startingAfter },
+      { signal },
+    ),
+  );
+  return relay(stream, async () => undefined, async (response) => void (await storeImages(response)), signal);
+}
+
+/** Upstream 404 for an id we own means it is gone there (deleted, expired): same 404 as for unknown ids. */
+async function notFoundIfGone<T>(id: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (e) {
+    if (e instanceof APIError && e.status === 404) throw responseNotFound(id);
+    throw e;
+  }
+}
+
+export async function cancelResponse(caller: Caller, id: string): Promise<Response> {
+  await assertOwned(caller, id);
+  const response = await notFoundIfGone(id, () => getOpenAI().responses.cancel(id));
+  await recordCancel(id, response);
+  return response;
+}
+
+export async function deleteResponse(caller: Caller, id: string): Promise<{ id: string; object: string; deleted: boolean }> {
+  await assertOwned(caller, id);
+  let result: { id: string; object: string; deleted: boolean } = { id, object: 'response', deleted: true };
+  try {
+    // The SDK's delete() resolves to void; the raw body is Azure's `{ id, object, deleted }`.
+    const raw = await getOpenAI().responses.delete(id).asResponse();
+    const text = await raw.text();
+    if (text) result = JSON.parse(text) as typeof result;
+  } catch (e) {
+    // Already gone upstream: still remove our own records so nothing of it lingers.
+    if (!(e instanceof APIError && e.status === 404)) throw e;
+  }
+  await Promise.all([deleteImages(id), deleteJob(id)]);
+  await forgetOwnership(caller, id);
+  return result;
+}
+
+export interface ListQuery {
+  limit?: number;
+  order?: 'asc' | 'desc';
+  after?: string;
+  before?: string;
+  include: string[];
+}
+
+export async function listInputItems(caller: Caller, id: string, query: ListQuery): Promise<ResponseItemList> {
+  await assertOwned(caller, id);
+  return notFoundIfGone(id, () =>
+    getOpenAI().get<ResponseItemList>(`/responses/${id}/input_items`, {
+      query: {
+        limit: query.limit,
+        order: query.order,
+        after: query.after,
+        before: query.before,
+        include: query.include.length ? query.include : undefined,
+      },
+    }),
+  );
+}
+
+/** Compaction by input items or by `previous_response_id` (which must be the caller's). */
+export async function compact(caller: Caller, body: Body): Promise<unknown> {
+  const model = resolveModel(body);
+  const prev = previousResponseId(body);
+  if (prev) await assertOwned(caller, prev, 'previous_response_id');
+  if (body.input === undefined && !prev) {
+    throw badRequest("Give 'input' items or a 'previous_response_id' to compact.", 'input', 'missing_required_parameter');
+  }
+  return withDeployment(model, () =>
+    getOpenAI().responses.compact({ ...body, model } as Parameters<ReturnType<typeof getOpenAI>['responses']['compact']>[0]),
+  );
+}
+
+export async function countInputTokens(caller: Caller, body: Body): Promise<unknown> {
+  const model = resolveModel(body);
+  const prev = previousResponseId(body);
+  if (prev) await assertOwned(caller, prev, 'previous_response_id');
+  return withDeployment(model, () =>
+    getOpenAI().responses.inputTokens.count({ ...body, model } as Parameters<
+      ReturnType<typeof getOpenAI>['responses']['inputTokens']['count']
+    >[0]),
+  );
+}
