@@ -1,0 +1,335 @@
+// responses-gateway: everything `azd up` deploys. Subscription scope: it creates the resource group.
+// Reads like the resource graph: identity → storage, monitoring, Azure OpenAI → function app → role assignments.
+// No keys or connection strings with secrets anywhere: every hop authenticates as the user-assigned identity.
+// The Event Grid subscription of the `documents-blob` function is deployed after the code (infra/eventgrid.bicep).
+targetScope = 'subscription'
+
+import { deploymentSpec } from 'app/openai.bicep'
+
+@minLength(1)
+@maxLength(64)
+@description('azd environment name; names the resource group and seeds the unique suffix of every resource name.')
+param environmentName string
+
+// The regions where the Azure OpenAI Responses API is available (Azure OpenAI "Responses API" how-to, Supported
+// regions). Every resource goes to this one region; check that the models below are offered there too.
+@allowed([
+  'australiaeast'
+  'brazilsouth'
+  'canadacentral'
+  'canadaeast'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'norwayeast'
+  'polandcentral'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'switzerlandnorth'
+  'uaenorth'
+  'uksouth'
+  'westus'
+  'westus3'
+])
+@metadata({ azd: { type: 'location' } })
+@description('Region of every resource; limited to the regions where the Responses API is available.')
+param location string
+
+@description('Resource group to create; default rg-<environmentName>.')
+param resourceGroupName string = ''
+
+@description('Object id of the deploying user (azd sets AZURE_PRINCIPAL_ID): gets storage data and OpenAI User roles so local runs and `npm run keys` work against Azure. Empty: no user roles.')
+param principalId string = ''
+
+@allowed(['User', 'Group', 'ServicePrincipal'])
+@description('Kind of principalId (a CI service principal deploying with azd is `ServicePrincipal`).')
+param principalType string = 'User'
+
+// --- Function app ---
+
+@allowed([512, 2048, 4096])
+@description('Flex Consumption instance memory, in MB.')
+param instanceMemoryMB int = 2048
+
+@minValue(1)
+@maxValue(1000)
+@description('Flex Consumption scale-out limit (instances).')
+param maximumInstanceCount int = 100
+
+@description('Client id of an Entra app registration: switches on App Service Authentication (Entra ID) in front of the app, next to gateway keys. Empty: gateway keys only.')
+param authClientId string = ''
+
+@allowed(['Standard_LRS', 'Standard_ZRS', 'Standard_GRS', 'Standard_RAGRS', 'Standard_GZRS', 'Standard_RAGZRS'])
+@description('Storage account redundancy.')
+param storageSkuName string = 'Standard_LRS'
+
+// --- Azure OpenAI ---
+
+@description('Endpoint of an existing Azure OpenAI resource (https://<name>.openai.azure.com). Empty: create one here. When set, grant the managed identity "Cognitive Services OpenAI User" on that resource yourself.')
+param existingOpenAiEndpoint string = ''
+
+@allowed(['OpenAI', 'AIServices'])
+@description('Kind of the Azure OpenAI account created here.')
+param openAiKind string = 'OpenAI'
+
+@allowed(['Enabled', 'Disabled'])
+@description('Public network access of the Azure OpenAI account created here (the function app reaches it over the public endpoint).')
+param openAiPublicNetworkAccess string = 'Enabled'
+
+@description('Deployment for /v1/responses when a request names no model (AZURE_OPENAI_CHAT_DEPLOYMENT).')
+param chatDeployment deploymentSpec = {
+  name: 'gpt-4.1'
+  model: 'gpt-4.1'
+  version: '2025-04-14'
+  sku: 'GlobalStandard'
+  capacity: 50
+}
+
+@description('Deployment that summarizes PDFs (AZURE_OPENAI_SUMMARY_DEPLOYMENT). Same name as the chat deployment: no second deployment.')
+param summaryDeployment deploymentSpec = {
+  name: 'gpt-4.1-mini'
+  model: 'gpt-4.1-mini'
+  version: '2025-04-14'
+  sku: 'GlobalStandard'
+  capacity: 50
+}
+
+@description('Image deployment used by the image_generation tool (AZURE_OPENAI_IMAGE_DEPLOYMENT).')
+param imageDeployment deploymentSpec = {
+  name: 'gpt-image-1'
+  model: 'gpt-image-1'
+  version: '2025-04-15'
+  sku: 'GlobalStandard'
+  capacity: 1
+}
+
+@description('Create the image deployment here. gpt-image-1 needs approved access and is offered in few regions; false: the app still names imageDeployment.name, create it yourself.')
+param createImageDeployment bool = true
+
+// --- App settings of shared/config.ts (defaults are the code's; tests/infra checks they agree) ---
+
+@description('AZURE_OPENAI_TOKEN_SCOPE: Entra ID scope of Azure OpenAI tokens.')
+param openAiTokenScope string = 'https://ai.azure.com/.default'
+
+@description('AZURE_OPENAI_ALLOWED_DEPLOYMENTS: comma-separated deployments callers may name in `model`. Empty: the chat and summary deployments.')
+param allowedDeployments string = ''
+
+@minValue(1000)
+@maxValue(600000)
+@description('AZURE_OPENAI_TIMEOUT_MS: timeout of one upstream request, ms (below the 10 min function timeout).')
+param openAiTimeoutMs int = 120000
+
+@minValue(0)
+@maxValue(10)
+@description('AZURE_OPENAI_MAX_RETRIES: upstream retries on 429/5xx/connection errors.')
+param openAiMaxRetries int = 2
+
+@minValue(1024)
+@description('MAX_REQUEST_BYTES: largest request body accepted, bytes.')
+param maxRequestBytes int = 67108864
+
+@minValue(0)
+@description('PDF_FILES_API_THRESHOLD_BYTES: larger PDFs go through the Files API.')
+param pdfFilesApiThresholdBytes int = 8388608
+
+@description('POLL_SCHEDULE: NCRONTAB schedule (six fields) of the background poller.')
+param pollSchedule string = '*/5 * * * * *'
+
+@minValue(0)
+@description('POLL_INITIAL_DELAY_MS: first delay between upstream polls of a background job, ms.')
+param pollInitialDelayMs int = 1000
+
+@minValue(0)
+@description('POLL_MAX_DELAY_MS: cap of the delay between polls of one job, ms.')
+param pollMaxDelayMs int = 30000
+
+@minValue(1)
+@maxValue(256)
+@description('POLL_CONCURRENCY: upstream polls in flight during one timer tick.')
+param pollConcurrency int = 16
+
+@minValue(100)
+@description('POLL_TICK_BUDGET_MS: a timer tick takes no new work after this many ms.')
+param pollTickBudgetMs int = 20000
+
+@minValue(1)
+@description('JOB_MAX_AGE_SECONDS: a background job running longer is expired and cancelled.')
+param jobMaxAgeSeconds int = 86400
+
+@minValue(1)
+@description('DOCUMENT_MAX_BYTES: larger PDFs are rejected before any token is spent.')
+param documentMaxBytes int = 52428800
+
+@description('SUMMARY_INSTRUCTIONS: instructions given to the summary deployment for each PDF.')
+param summaryInstructions string = 'Summarize this document in Markdown: a one-paragraph overview, then the key points as a bulleted list. Quote figures and names exactly.'
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = { 'azd-env-name': environmentName }
+var createOpenAi = empty(existingOpenAiEndpoint)
+var functionAppName = 'func-${resourceToken}'
+var storageAccountName = 'st${resourceToken}'
+var applicationInsightsName = 'appi-${resourceToken}'
+var openAiAccountName = 'oai-${resourceToken}'
+// Names the app uses (shared/storage.ts TABLES and CONTAINERS). It creates missing ones on first use too, but
+// declaring them here makes a fresh deployment complete and keeps the data containers private from the start.
+var containerNames = ['documents', 'summaries', 'images', 'responses']
+var tableNames = ['callers', 'ownership', 'jobs', 'webhooks', 'idempotency', 'documents']
+
+resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
+  name: !empty(resourceGroupName) ? resourceGroupName : 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'app/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: 'id-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'app/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: storageAccountName
+    location: location
+    tags: tags
+    skuName: storageSkuName
+    deploymentContainerName: 'app-package'
+    containerNames: containerNames
+    tableNames: tableNames
+  }
+}
+
+module monitoring 'app/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    logAnalyticsName: 'log-${resourceToken}'
+    applicationInsightsName: applicationInsightsName
+    location: location
+    tags: tags
+  }
+}
+
+module openAi 'app/openai.bicep' = if (createOpenAi) {
+  name: 'openai'
+  scope: rg
+  params: {
+    name: openAiAccountName
+    location: location
+    tags: tags
+    kind: openAiKind
+    publicNetworkAccess: openAiPublicNetworkAccess
+    chat: chatDeployment
+    summary: summaryDeployment
+    image: imageDeployment
+    createImageDeployment: createImageDeployment
+  }
+}
+
+var openAiEndpoint = createOpenAi ? openAi!.outputs.endpoint : existingOpenAiEndpoint
+
+module api 'app/api.bicep' = {
+  name: 'api'
+  scope: rg
+  params: {
+    name: functionAppName
+    planName: 'plan-${resourceToken}'
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    deploymentContainerUrl: storage.outputs.deploymentContainerUrl
+    blobEndpoint: storage.outputs.blobEndpoint
+    queueEndpoint: storage.outputs.queueEndpoint
+    tableEndpoint: storage.outputs.tableEndpoint
+    applicationInsightsConnectionString: monitoring.outputs.connectionString
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    authClientId: authClientId
+    openAiEndpoint: openAiEndpoint
+    openAiTokenScope: openAiTokenScope
+    chatDeploymentName: chatDeployment.name
+    imageDeploymentName: imageDeployment.name
+    summaryDeploymentName: summaryDeployment.name
+    allowedDeployments: allowedDeployments
+    openAiTimeoutMs: openAiTimeoutMs
+    openAiMaxRetries: openAiMaxRetries
+    maxRequestBytes: maxRequestBytes
+    pdfFilesApiThresholdBytes: pdfFilesApiThresholdBytes
+    pollSchedule: pollSchedule
+    pollInitialDelayMs: pollInitialDelayMs
+    pollMaxDelayMs: pollMaxDelayMs
+    pollConcurrency: pollConcurrency
+    pollTickBudgetMs: pollTickBudgetMs
+    jobMaxAgeSeconds: jobMaxAgeSeconds
+    documentMaxBytes: documentMaxBytes
+    summaryInstructions: summaryInstructions
+  }
+}
+
+// Scopes are passed by name (known before the deployment starts, so What-If can see the role assignments), hence the
+// explicit dependsOn on the modules that create them.
+module rbac 'app/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    storageAccountName: storageAccountName
+    applicationInsightsName: applicationInsightsName
+    openAiAccountName: createOpenAi ? openAiAccountName : ''
+    // The assignment names include the principal id (only known at run time): if the identity is ever recreated,
+    // new names avoid "RoleAssignmentUpdateNotPermitted" on the old ones.
+    #disable-next-line what-if-short-circuiting
+    identityPrincipalId: identity.outputs.principalId
+    userPrincipalId: principalId
+    userPrincipalType: principalType
+  }
+  dependsOn: [storage, monitoring, openAi]
+}
+
+module eventGridTopic 'app/eventgrid-topic.bicep' = {
+  name: 'eventgrid-topic'
+  scope: rg
+  params: {
+    name: 'evgt-${resourceToken}'
+    location: location
+    tags: tags
+    storageAccountId: storage.outputs.id
+  }
+}
+
+// For azd (its environment, the post-deploy hook) and for a local settings file against Azure
+// (docs/deploy.md). AZURE_CLIENT_ID is deliberately not an output: in a developer's shell it would make
+// DefaultAzureCredential try the managed identity instead of the developer's login.
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = api.outputs.name
+output SERVICE_API_NAME string = api.outputs.name
+output SERVICE_API_URI string = api.outputs.uri
+output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output AzureWebJobsStorage__blobServiceUri string = storage.outputs.blobEndpoint
+output AzureWebJobsStorage__queueServiceUri string = storage.outputs.queueEndpoint
+output AzureWebJobsStorage__tableServiceUri string = storage.outputs.tableEndpoint
+output AZURE_OPENAI_ENDPOINT string = openAiEndpoint
+output AZURE_OPENAI_CHAT_DEPLOYMENT string = chatDeployment.name
+output AZURE_OPENAI_IMAGE_DEPLOYMENT string = imageDeployment.name
+output AZURE_OPENAI_SUMMARY_DEPLOYMENT string = summaryDeployment.name
+output APP_SERVICE_AUTH_ENABLED string = empty(authClientId) ? 'false' : 'true'
+output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString
+output EVENTGRID_SYSTEM_TOPIC_NAME string = eventGridTopic.outputs.name
