@@ -209,6 +209,36 @@ export const SETTINGS = {
     default: String(24 * 3600),
     parse: int(1),
   },
+  publicBaseUrl: {
+    name: 'PUBLIC_BASE_URL',
+    description:
+      'Base URL callers reach this app at, used for links in webhook events. Default `https://$WEBSITE_HOSTNAME` in Azure, `http://localhost:7071` locally.',
+    parse: url,
+  },
+  webhookSchedule: {
+    name: 'WEBHOOK_SCHEDULE',
+    description: 'NCRONTAB schedule (six fields) of the completion-webhook delivery timer.',
+    default: '*/5 * * * * *',
+    parse: str,
+  },
+  webhookTimeoutMs: {
+    name: 'WEBHOOK_TIMEOUT_MS',
+    description: 'Timeout of one webhook delivery attempt (connect to last byte), in ms.',
+    default: '10000',
+    parse: int(500, 60_000),
+  },
+  webhookConcurrency: {
+    name: 'WEBHOOK_CONCURRENCY',
+    description: 'Webhook deliveries in flight at once during one delivery-timer tick.',
+    default: '8',
+    parse: int(1, 256),
+  },
+  webhookRetryWindowSeconds: {
+    name: 'WEBHOOK_RETRY_WINDOW_SECONDS',
+    description: 'A webhook delivery is retried with growing delays for this long, then marked `failed`.',
+    default: String(24 * 3600),
+    parse: int(1),
+  },
   documentMaxBytes: {
     name: 'DOCUMENT_MAX_BYTES',
     description: 'PDFs larger than this (bytes) are rejected before any token is spent.',
