@@ -17,6 +17,7 @@ import { getOpenAI } from '../clients';
 import { getConfig } from '../config';
 import { ApiError, badRequest, fromUpstream } from '../errors';
 import { deleteImages, storeImages } from '../images';
+import { assertFilesOwned } from '../files';
 import { assertOwned, forgetOwnership, recordOwnership, responseNotFound } from '../ownership';
 import { deleteUploadedFiles, resolveDocumentRefs } from './documents-ref';
 import { previousResponseId, resolveModel, validateCreate, type CreateFields } from './validate';
@@ -49,6 +50,7 @@ export async function prepareCreate(caller: Caller, body: Body): Promise<Prepare
   const fields = validateCreate(body);
   body.model = fields.model;
   if (fields.previousResponseId) await assertOwned(caller, fields.previousResponseId, 'previous_response_id');
+  await assertFilesOwned(caller, body);
   const headers: Record<string, string> = {};
   if (fields.tools.some((t) => t.type === 'image_generation')) {
     // Azure needs the image deployment named in a header (see the how-to's image generation section).

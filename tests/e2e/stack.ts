@@ -1,0 +1,121 @@
+/**
+ * The running service for end-to-end tests: the real function app under the local host (a child process, so
+ * tests can kill it), the Responses API emulator, and the run's Azurite. Callers get real gateway keys.
+ */
+import { randomUUID } from 'node:crypto';
+import OpenAI from 'openai';
+import { inject } from 'vitest';
+import { startEmulator } from '../../tools/emulator/server';
+import { spawnHost } from '../support/host';
+import { resetConfigForTests } from '../../shared/config';
+import { resetClientsForTests } from '../../shared/clients';
+import { resetStorageForTests } from '../../shared/storage';
+import { createKey } from '../../shared/callers';
+import { freePort } from '../support/ports';
+
+export const EMULATOR_KEY = 'emulator-key';
+
+type EmulatorOptions = NonNullable<Parameters<typeof startEmulator>[0]>;
+
+export interface Stack {
+  /** `http://127.0.0.1:<port>` of the function app. */
+  hostUrl: string;
+  /** OpenAI-compatible base URL of the service: `<hostUrl>/api/v1`. */
+  baseURL: string;
+  emulatorUrl: string;
+  storageConnectionString: string;
+  /** A new caller with a fresh gateway key. */
+  newCaller(prefix?: string): Promise<{ name: string; key: string; client: OpenAI }>;
+  /** Official SDK pointed straight at the emulator (the "direct path"). */
+  direct: OpenAI;
+  /** Injects an emulator fault, e.g. `{ kind: '429', count: 3 }`. */
+  fault(spec: Record<string, unknown>): Promise<void>;
+  clearFaults(): Promise<void>;
+  emulatorStats(): Promise<Record<string, number>>;
+  hostLogs(): string;
+  restartHost(opts?: { kill?: boolean }): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const BASE_SETTINGS = {
+  GATEWAY_MODE: 'local',
+  AZURE_OPENAI_API_KEY: EMULATOR_KEY,
+  AZURE_OPENAI_CHAT_DEPLOYMENT: 'gpt-4.1',
+  AZURE_OPENAI_IMAGE_DEPLOYMENT: 'gpt-image-1',
+  AZURE_OPENAI_SUMMARY_DEPLOYMENT: 'gpt-4.1-mini',
+  AZURE_OPENAI_ALLOWED_DEPLOYMENTS: 'gpt-4.1,gpt-4.1-mini,o4-mini,missing-deployment',
+  AZURE_OPENAI_MAX_RETRIES: '2',
+  AZURE_OPENAI_TIMEOUT_MS: '20000',
+  POLL_SCHEDULE: '*/1 * * * * *',
+  POLL_INITIAL_DELAY_MS: '200',
+  POLL_MAX_DELAY_MS: '1000',
+};
+
+/** Points this test process's own storage clients (used to create keys and inspect rows/blobs) at Azurite. */
+export function useTestStorage(connectionString: string, extra: Record<string, string> = {}): void {
+  Object.assign(process.env, BASE_SETTINGS, {
+    AzureWebJobsStorage: connectionString,
+    AZURE_OPENAI_ENDPOINT: process.env.AZURE_OPENAI_ENDPOINT ?? 'http://127.0.0.1:9',
+    ...extra,
+  });
+  resetConfigForTests();
+  resetClientsForTests();
+  resetStorageForTests();
+}
+
+export async function startStack(
+  opts: { settings?: Record<string, string>; emulator?: EmulatorOptions; watchBlobs?: boolean } = {},
+): Promise<Stack> {
+  const storageConnectionString = inject('storageConnectionString');
+  const emulator = await startEmulator({ port: 0, apiKey: EMULATOR_KEY, ...opts.emulator });
+  const port = await freePort();
+  const settings = {
+    ...BASE_SETTINGS,
+    AzureWebJobsStorage: storageConnectionString,
+    AZURE_OPENAI_ENDPOINT: emulator.url,
+    ...opts.settings,
+  };
+  useTestStorage(storageConnectionString, { AZURE_OPENAI_ENDPOINT: emulator.url });
+  let host = await spawnHost({ port, settings, watchBlobs: opts.watchBlobs });
+  const hostUrl = host.url;
+  const control = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${emulator.url}${path}`, {
+      method,
+      headers: { 'api-key': EMULATOR_KEY, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(`emulator control ${method} ${path}: ${res.status} ${await res.text()}`);
+    return res;
+  };
+  return {
+    hostUrl,
+    baseURL: `${hostUrl}/api/v1`,
+    emulatorUrl: emulator.url,
+    storageConnectionString,
+    direct: new OpenAI({ baseURL: `${emulator.url}/openai/v1`, apiKey: EMULATOR_KEY, maxRetries: 0 }),
+    async newCaller(prefix = 'caller') {
+      const name = `${prefix}-${randomUUID().slice(0, 8)}`;
+      const key = await createKey(name);
+      return { name, key, client: new OpenAI({ baseURL: `${hostUrl}/api/v1`, apiKey: key, maxRetries: 0 }) };
+    },
+    async fault(spec) {
+      await control('POST', '/_emulator/faults', spec);
+    },
+    async clearFaults() {
+      await control('DELETE', '/_emulator/faults');
+    },
+    async emulatorStats() {
+      return (await (await control('GET', '/_emulator/stats')).json()) as Record<string, number>;
+    },
+    hostLogs: () => host.logs(),
+    async restartHost({ kill = false } = {}) {
+      if (kill) host.kill();
+      else await host.stop();
+      host = await spawnHost({ port, settings, watchBlobs: opts.watchBlobs });
+    },
+    async stop() {
+      await host.stop();
+      await emulator.close();
+    },
+  };
+}
