@@ -11,6 +11,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { applyLocalSettings, readLocalSettings, repoRoot } from './settings';
+import { callerForKey, createKey } from '../shared/callers';
 
 const EMULATOR_URL = 'http://127.0.0.1:4010';
 const HOST_PORT = Number(process.env.PORT ?? 7071);
@@ -95,7 +96,6 @@ async function startEmulator(): Promise<void> {
 
 /** The `local` caller's key, created once and kept in the git-ignored `.local/` folder. */
 async function localCallerKey(): Promise<string> {
-  const { callerForKey, createKey } = await import('../shared/callers');
   const file = join(repoRoot, '.local', 'local-caller.key');
   if (existsSync(file)) {
     const key = readFileSync(file, 'utf8').trim();
