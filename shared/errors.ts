@@ -47,6 +47,11 @@ export const unprocessable = (message: string, code: string) => new ApiError(422
 export const serviceUnavailable = (message: string, code = 'service_unavailable') =>
   new ApiError(503, message, 'service_unavailable', code);
 
+/** Narrows to the SDK's upstream error with its declared (not `any`) type parameters. */
+export function isUpstreamError(e: unknown): e is APIError {
+  return e instanceof APIError;
+}
+
 /** Azure Storage is down or unreachable: a 503 the caller can retry, not an opaque 500. */
 function isStorageOutage(err: unknown): boolean {
   const e = err as { code?: string; name?: string; statusCode?: number };
@@ -108,7 +113,7 @@ export function toErrorResponse(err: unknown, context?: InvocationContext, deplo
     apiError = new ApiError(504, 'Azure OpenAI did not answer in time.', 'upstream_error', 'upstream_timeout');
   } else if (err instanceof APIConnectionError) {
     apiError = new ApiError(502, 'Could not reach Azure OpenAI.', 'upstream_error', 'upstream_unavailable');
-  } else if (err instanceof APIError) {
+  } else if (isUpstreamError(err)) {
     apiError = fromUpstream(err, deployment);
   } else if (err instanceof ConfigError) {
     context?.error(`configuration error: ${err.message}`);

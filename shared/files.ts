@@ -7,10 +7,9 @@ import busboy from 'busboy';
 import { Readable } from 'node:stream';
 import { toFile } from 'openai';
 import type { FileObject } from 'openai/resources/files';
-import { APIError } from 'openai';
 import type { Caller } from './auth';
 import { getOpenAI } from './clients';
-import { badRequest, notFound } from './errors';
+import { badRequest, isUpstreamError, notFound } from './errors';
 import { forgetOwnership, owns, recordOwnership } from './ownership';
 
 interface Upload {
@@ -74,7 +73,7 @@ async function ownedOr404<T>(caller: Caller, id: string, run: () => Promise<T>):
   try {
     return await run();
   } catch (e) {
-    if (e instanceof APIError && e.status === 404) throw fileNotFound(id);
+    if (isUpstreamError(e) && e.status === 404) throw fileNotFound(id);
     throw e;
   }
 }

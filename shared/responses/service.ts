@@ -4,18 +4,20 @@
  * ownership, background tracking, stored images).
  */
 import type { InvocationContext } from '@azure/functions';
-import { APIError, APIUserAbortError } from 'openai';
+import { APIUserAbortError } from 'openai';
 import type {
   Response,
   ResponseCreateParams,
   ResponseStreamEvent,
   ResponseIncludable,
+  ResponseCompactParams,
 } from 'openai/resources/responses/responses';
+import type { InputTokenCountParams } from 'openai/resources/responses/input-tokens';
 import type { ResponseItemList } from 'openai/resources/responses/input-items';
 import type { Caller } from '../auth';
 import { getOpenAI } from '../clients';
 import { getConfig } from '../config';
-import { ApiError, badRequest, fromUpstream } from '../errors';
+import { ApiError, badRequest, fromUpstream, isUpstreamError } from '../errors';
 import { deleteImages, storeImages } from '../images';
 import { assertFilesOwned } from '../files';
 import { assertOwned, forgetOwnership, recordOwnership, responseNotFound } from '../ownership';
@@ -75,8 +77,8 @@ async function upstreamCreate<T>(
     try {
       return await run(0);
     } catch (e) {
-      if (!(e instanceof APIError) || e.status !== 429 || attempt >= maxRetries) {
-        throw e instanceof APIError && e.status !== undefined ? fromUpstream(e, deployment) : e;
+      if (!isUpstreamError(e) || e.status !== 429 || attempt >= maxRetries) {
+        throw isUpstreamError(e) && e.status !== undefined ? fromUpstream(e, deployment) : e;
       }
       const ms = Number(e.headers?.get('retry-after-ms') ?? NaN);
       const s = Number(e.headers?.get('retry-after') ?? NaN);
@@ -91,7 +93,7 @@ async function withDeployment<T>(deployment: string, run: () => Promise<T>): Pro
   try {
     return await run();
   } catch (e) {
-    throw e instanceof APIError && e.status !== undefined ? fromUpstream(e, deployment) : e;
+    throw isUpstreamError(e) && e.status !== undefined ? fromUpstream(e, deployment) : e;
   }
 }
 
@@ -301,7 +303,12 @@ export async function retrieveResponseStream(
       { signal },
     ),
   );
-  return relay(stream, async () => undefined, async (response) => void (await storeImages(response)), signal);
+  return relay(
+    stream,
+    () => Promise.resolve(),
+    async (response) => void (await storeImages(response)),
+    signal,
+  );
 }
 
 /** Upstream 404 for an id we own means it is gone there (deleted, expired): same 404 as for unknown ids. */
@@ -309,7 +316,7 @@ async function notFoundIfGone<T>(id: string, run: () => Promise<T>): Promise<T> 
   try {
     return await run();
   } catch (e) {
-    if (e instanceof APIError && e.status === 404) throw responseNotFound(id);
+    if (isUpstreamError(e) && e.status === 404) throw responseNotFound(id);
     throw e;
   }
 }
@@ -331,7 +338,7 @@ export async function deleteResponse(caller: Caller, id: string): Promise<{ id: 
     if (text) result = JSON.parse(text) as typeof result;
   } catch (e) {
     // Already gone upstream: still remove our own records so nothing of it lingers.
-    if (!(e instanceof APIError && e.status === 404)) throw e;
+    if (!(isUpstreamError(e) && e.status === 404)) throw e;
   }
   await Promise.all([deleteImages(id), deleteJob(id)]);
   await forgetOwnership(caller, id);
@@ -370,7 +377,7 @@ export async function compact(caller: Caller, body: Body): Promise<unknown> {
     throw badRequest("Give 'input' items or a 'previous_response_id' to compact.", 'input', 'missing_required_parameter');
   }
   return withDeployment(model, () =>
-    getOpenAI().responses.compact({ ...body, model } as Parameters<ReturnType<typeof getOpenAI>['responses']['compact']>[0]),
+    getOpenAI().responses.compact({ ...body, model } as ResponseCompactParams),
   );
 }
 
@@ -379,8 +386,6 @@ export async function countInputTokens(caller: Caller, body: Body): Promise<unkn
   const prev = previousResponseId(body);
   if (prev) await assertOwned(caller, prev, 'previous_response_id');
   return withDeployment(model, () =>
-    getOpenAI().responses.inputTokens.count({ ...body, model } as Parameters<
-      ReturnType<typeof getOpenAI>['responses']['inputTokens']['count']
-    >[0]),
+    getOpenAI().responses.inputTokens.count({ ...body, model } as InputTokenCountParams),
   );
 }

@@ -2,7 +2,8 @@
  * Every scenario of the Azure how-to, through the running service with the official `openai` SDK as a caller.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import OpenAI, { toFile } from 'openai';
+import type OpenAI from 'openai';
+import { toFile } from 'openai';
 import type { Response, ResponseStreamEvent } from 'openai/resources/responses/responses';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
 import { startStack, type Stack } from './stack';
