@@ -1,0 +1,43 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { deploymentNotFound, badRequest } from './errors';
+import type { FaultRegistry } from './faults';
+import type { ResolvedOptions } from './options';
+import type { Runner } from './runner';
+import type { Sealer } from './sealed';
+import type { FileStore, ResponseStore } from './store';
+
+/** Shared state of one emulator instance. */
+export interface EmulatorState {
+  options: ResolvedOptions;
+  responses: ResponseStore;
+  files: FileStore;
+  runner: Runner;
+  faults: FaultRegistry;
+  sealer: Sealer;
+  /** Requests per `METHOD /template`. */
+  requests: Map<string, number>;
+}
+
+/** One request being answered. */
+export interface RequestContext {
+  state: EmulatorState;
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  method: string;
+  /** Route template, e.g. `/responses/{id}`. */
+  template: string;
+  params: Record<string, string>;
+}
+
+export type Handler = (ctx: RequestContext) => Promise<void>;
+
+/** `model` is the deployment name: required, and it must exist (Azure's DeploymentNotFound otherwise). */
+export function requireDeployment(state: EmulatorState, model: unknown): string {
+  if (model === undefined || model === null || model === '') {
+    throw badRequest("Missing required parameter: 'model'.", 'model', 'missing_required_parameter');
+  }
+  if (typeof model !== 'string') throw badRequest("Invalid type for 'model': expected a string.", 'model', 'invalid_type');
+  if (!state.options.deployments.includes(model)) throw deploymentNotFound();
+  return model;
+}

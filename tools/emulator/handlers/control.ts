@@ -1,0 +1,51 @@
+import type { EmulatorState, Handler } from '../context';
+import { parseFault } from '../faults';
+import { readJsonObject, sendJson } from '../http';
+
+/** Counters and live sizes, as `GET /_emulator/stats` answers them. */
+export function statsOf(state: EmulatorState) {
+  return {
+    requests: Object.fromEntries([...state.requests].sort(([a], [b]) => a.localeCompare(b))),
+    responses: state.responses.size,
+    running: state.responses.running,
+    files: state.files.size,
+    fileBytes: state.files.bytes,
+    faults: state.faults.list().length,
+  };
+}
+
+const addFault: Handler = async (ctx) => {
+  const body = await readJsonObject(ctx.req, 64 * 1024);
+  const fault = ctx.state.faults.add(parseFault(body));
+  sendJson(ctx.res, 201, fault);
+};
+
+const listFaults: Handler = (ctx) => {
+  sendJson(ctx.res, 200, { faults: ctx.state.faults.list() });
+  return Promise.resolve();
+};
+
+const clearFaults: Handler = (ctx) => {
+  ctx.state.faults.clear();
+  sendJson(ctx.res, 200, { faults: [] });
+  return Promise.resolve();
+};
+
+const getStats: Handler = (ctx) => {
+  sendJson(ctx.res, 200, statsOf(ctx.state));
+  return Promise.resolve();
+};
+
+const resetStats: Handler = (ctx) => {
+  ctx.state.requests.clear();
+  sendJson(ctx.res, 200, statsOf(ctx.state));
+  return Promise.resolve();
+};
+
+export const controlRoutes: Array<{ method: string; template: string; handler: Handler }> = [
+  { method: 'POST', template: '/faults', handler: addFault },
+  { method: 'GET', template: '/faults', handler: listFaults },
+  { method: 'DELETE', template: '/faults', handler: clearFaults },
+  { method: 'GET', template: '/stats', handler: getStats },
+  { method: 'POST', template: '/stats/reset', handler: resetStats },
+];
