@@ -10,4 +10,9 @@ export async function filesCreate(request: HttpRequest): Promise<HttpResponseIni
   return json(200, await uploadFile(caller, raw, request.headers.get('content-type') ?? ''));
 }
 
-app.http('files-create', { route: 'v1/files', methods: ['POST'], authLevel: 'anonymous', handler: withErrors(filesCreate) });
+app.http('files-create', {
+  route: 'v1/files',
+  methods: ['POST'],
+  authLevel: 'anonymous',
+  handler: withErrors(filesCreate),
+});

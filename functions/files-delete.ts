@@ -9,4 +9,9 @@ export async function filesDelete(request: HttpRequest): Promise<HttpResponseIni
   return json(200, await deleteFile(caller, routeId(request, 'id')));
 }
 
-app.http('files-delete', { route: 'v1/files/{id}', methods: ['DELETE'], authLevel: 'anonymous', handler: withErrors(filesDelete) });
+app.http('files-delete', {
+  route: 'v1/files/{id}',
+  methods: ['DELETE'],
+  authLevel: 'anonymous',
+  handler: withErrors(filesDelete),
+});

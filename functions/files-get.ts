@@ -9,4 +9,9 @@ export async function filesGet(request: HttpRequest): Promise<HttpResponseInit> 
   return json(200, await retrieveFile(caller, routeId(request, 'id')));
 }
 
-app.http('files-get', { route: 'v1/files/{id}', methods: ['GET'], authLevel: 'anonymous', handler: withErrors(filesGet) });
+app.http('files-get', {
+  route: 'v1/files/{id}',
+  methods: ['GET'],
+  authLevel: 'anonymous',
+  handler: withErrors(filesGet),
+});

@@ -3,7 +3,11 @@ import { checkHealth } from '../shared/health';
 
 export async function health(_request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
   const report = await checkHealth();
-  return { status: report.status === 'ok' ? 200 : 503, jsonBody: report, headers: { 'cache-control': 'no-store' } };
+  return {
+    status: report.status === 'ok' ? 200 : 503,
+    jsonBody: report,
+    headers: { 'cache-control': 'no-store' },
+  };
 }
 
 // The only anonymous route: load balancers and `npm start` probe it without a key.

@@ -5,7 +5,10 @@ import { json, readJsonObject } from '../shared/http';
 import { sse, withErrors } from '../shared/handler';
 import { createResponse, createResponseStream, prepareCreate } from '../shared/responses/service';
 
-export async function responsesCreate(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+export async function responsesCreate(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
   const caller = await authenticate(request);
   const { body } = await readJsonObject(request);
   const prepared = await prepareCreate(caller, body);

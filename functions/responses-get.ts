@@ -6,18 +6,31 @@ import { json, queryList, routeId } from '../shared/http';
 import { sse, withErrors } from '../shared/handler';
 import { retrieveResponse, retrieveResponseStream } from '../shared/responses/service';
 
-export async function responsesGet(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+export async function responsesGet(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
   const caller = await authenticate(request);
   const id = routeId(request, 'id');
   const include = queryList(request, 'include');
   const stream = request.query.get('stream') === 'true';
   const after = request.query.get('starting_after');
   if (after !== null && !/^\d{1,9}$/.test(after)) {
-    throw badRequest("'starting_after' must be a non-negative integer (a sequence_number).", 'starting_after');
+    throw badRequest(
+      "'starting_after' must be a non-negative integer (a sequence_number).",
+      'starting_after',
+    );
   }
   if (!stream) return json(200, await retrieveResponse(caller, id, include));
   const startingAfter = after === null ? undefined : Number(after);
-  return sse(await retrieveResponseStream(caller, id, { include, stream, startingAfter }, disconnectSignal(context.invocationId)));
+  return sse(
+    await retrieveResponseStream(
+      caller,
+      id,
+      { include, stream, startingAfter },
+      disconnectSignal(context.invocationId),
+    ),
+  );
 }
 
 app.http('responses-get', {

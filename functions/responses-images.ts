@@ -16,7 +16,11 @@ export async function responsesImages(request: HttpRequest): Promise<HttpRespons
   if (!image) throw notFound(`No generated image '${itemId}' for response '${id}'.`, 'item_id');
   return {
     status: 200,
-    headers: { 'content-type': 'image/png', 'content-length': String(image.length), 'cache-control': 'private, max-age=3600' },
+    headers: {
+      'content-type': 'image/png',
+      'content-length': String(image.length),
+      'cache-control': 'private, max-age=3600',
+    },
     body: Readable.from(image.stream),
   };
 }

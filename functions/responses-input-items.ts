@@ -12,13 +12,21 @@ function parseListQuery(request: HttpRequest): ListQuery {
     throw badRequest("'limit' must be an integer from 1 to 100.", 'limit');
   }
   const order = request.query.get('order') ?? undefined;
-  if (order !== undefined && order !== 'asc' && order !== 'desc') throw badRequest("'order' must be 'asc' or 'desc'.", 'order');
+  if (order !== undefined && order !== 'asc' && order !== 'desc')
+    throw badRequest("'order' must be 'asc' or 'desc'.", 'order');
   const cursor = (name: string) => {
     const v = request.query.get(name) ?? undefined;
-    if (v !== undefined && !/^[A-Za-z0-9_-]{1,128}$/.test(v)) throw badRequest(`'${name}' is not a valid item id.`, name);
+    if (v !== undefined && !/^[A-Za-z0-9_-]{1,128}$/.test(v))
+      throw badRequest(`'${name}' is not a valid item id.`, name);
     return v;
   };
-  return { limit, order, after: cursor('after'), before: cursor('before'), include: queryList(request, 'include') };
+  return {
+    limit,
+    order,
+    after: cursor('after'),
+    before: cursor('before'),
+    include: queryList(request, 'include'),
+  };
 }
 
 export async function responsesInputItems(request: HttpRequest): Promise<HttpResponseInit> {

@@ -22,7 +22,9 @@ export function hashKey(key: string): string {
 
 export function assertCallerName(caller: string): void {
   if (!CALLER_NAME.test(caller)) {
-    throw new Error(`Caller name "${caller}" is invalid: use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.`);
+    throw new Error(
+      `Caller name "${caller}" is invalid: use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.`,
+    );
   }
 }
 
@@ -33,7 +35,12 @@ export async function createKey(caller: string): Promise<string> {
   const callers = await table(TABLES.callers);
   const hash = hashKey(key);
   const now = new Date().toISOString();
-  await callers.createEntity<KeyEntity>({ partitionKey: KEY_PARTITION, rowKey: hash, caller, createdAt: now });
+  await callers.createEntity<KeyEntity>({
+    partitionKey: KEY_PARTITION,
+    rowKey: hash,
+    caller,
+    createdAt: now,
+  });
   await callers.upsertEntity({ partitionKey: CALLER_PARTITION, rowKey: caller, createdAt: now }, 'Merge');
   keyCache.clear();
   return key;
@@ -59,7 +66,9 @@ export async function revokeKeys(caller: string): Promise<number> {
 export async function listCallers(): Promise<string[]> {
   const callers = await table(TABLES.callers);
   const names: string[] = [];
-  for await (const row of callers.listEntities({ queryOptions: { filter: `PartitionKey eq '${CALLER_PARTITION}'` } })) {
+  for await (const row of callers.listEntities({
+    queryOptions: { filter: `PartitionKey eq '${CALLER_PARTITION}'` },
+  })) {
     names.push(row.rowKey!);
   }
   return names;

@@ -66,7 +66,9 @@ export function getTable(name: string): TableClient {
       storage.kind === 'connectionString'
         ? TableClient.fromConnectionString(storage.connectionString, name, {
             // Azurite serves tables over plain http on loopback.
-            allowInsecureConnection: storage.connectionString.includes('127.0.0.1') || storage.connectionString.includes('UseDevelopmentStorage'),
+            allowInsecureConnection:
+              storage.connectionString.includes('127.0.0.1') ||
+              storage.connectionString.includes('UseDevelopmentStorage'),
           })
         : new TableClient(`${storage.tableServiceUri}`, name, getCredential());
     tables.set(name, client);

@@ -46,7 +46,9 @@ const url: Parser<string> = (raw, name) => {
   try {
     parsed = new URL(raw);
   } catch {
-    throw new ConfigError(`Setting ${name} must be an absolute URL such as https://my-resource.openai.azure.com; got "${raw}".`);
+    throw new ConfigError(
+      `Setting ${name} must be an absolute URL such as https://my-resource.openai.azure.com; got "${raw}".`,
+    );
   }
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
     throw new ConfigError(`Setting ${name} must be an http(s) URL; got "${raw}".`);
@@ -96,13 +98,15 @@ export const SETTINGS = {
   },
   openaiEndpoint: {
     name: 'AZURE_OPENAI_ENDPOINT',
-    description: 'Azure OpenAI resource endpoint, e.g. `https://my-resource.openai.azure.com` (no `/openai/v1`).',
+    description:
+      'Azure OpenAI resource endpoint, e.g. `https://my-resource.openai.azure.com` (no `/openai/v1`).',
     required: true,
     parse: url,
   },
   openaiApiKey: {
     name: 'AZURE_OPENAI_API_KEY',
-    description: 'Optional API key. When absent (always, in Azure) the managed identity is used via Entra ID.',
+    description:
+      'Optional API key. When absent (always, in Azure) the managed identity is used via Entra ID.',
     parse: str,
   },
   openaiTokenScope: {
@@ -257,7 +261,9 @@ export const SETTINGS = {
 type Settings = typeof SETTINGS;
 type Key = keyof Settings;
 type ValueOf<K extends Key> = Settings[K]['parse'] extends Parser<infer T> ? T : never;
-type Resolved<K extends Key> = Settings[K] extends { required: true } | { default: string } ? ValueOf<K> : ValueOf<K> | undefined;
+type Resolved<K extends Key> = Settings[K] extends { required: true } | { default: string }
+  ? ValueOf<K>
+  : ValueOf<K> | undefined;
 export type Config = Omit<{ [K in Key]: Resolved<K> }, 'allowedDeployments'> & {
   /** Always filled: defaults to the chat and summary deployments. */
   allowedDeployments: string[];

@@ -29,20 +29,31 @@ export class ApiError extends Error {
   }
 }
 
-export const badRequest = (message: string, param: string | null = null, code: string | null = 'invalid_value') =>
-  new ApiError(400, message, 'invalid_request_error', code, param);
+export const badRequest = (
+  message: string,
+  param: string | null = null,
+  code: string | null = 'invalid_value',
+) => new ApiError(400, message, 'invalid_request_error', code, param);
 
-export const unauthorized = (message: string) => new ApiError(401, message, 'authentication_error', 'invalid_api_key');
+export const unauthorized = (message: string) =>
+  new ApiError(401, message, 'authentication_error', 'invalid_api_key');
 
 export const notFound = (message: string, param: string | null = null) =>
   new ApiError(404, message, 'invalid_request_error', 'not_found', param);
 
-export const conflict = (message: string, code = 'conflict') => new ApiError(409, message, 'invalid_request_error', code);
+export const conflict = (message: string, code = 'conflict') =>
+  new ApiError(409, message, 'invalid_request_error', code);
 
 export const payloadTooLarge = (limit: number) =>
-  new ApiError(413, `Request body is larger than the ${limit} bytes this service accepts.`, 'invalid_request_error', 'payload_too_large');
+  new ApiError(
+    413,
+    `Request body is larger than the ${limit} bytes this service accepts.`,
+    'invalid_request_error',
+    'payload_too_large',
+  );
 
-export const unprocessable = (message: string, code: string) => new ApiError(422, message, 'invalid_request_error', code);
+export const unprocessable = (message: string, code: string) =>
+  new ApiError(422, message, 'invalid_request_error', code);
 
 export const serviceUnavailable = (message: string, code = 'service_unavailable') =>
   new ApiError(503, message, 'service_unavailable', code);
@@ -65,7 +76,12 @@ function isStorageOutage(err: unknown): boolean {
  */
 export function fromUpstream(err: APIError, deployment?: string): ApiError {
   const status = err.status;
-  const upstream = (err.error ?? {}) as { message?: string; type?: string; code?: string | null; param?: string | null };
+  const upstream = (err.error ?? {}) as {
+    message?: string;
+    type?: string;
+    code?: string | null;
+    param?: string | null;
+  };
   const message = upstream.message ?? err.message;
   if (status === undefined) {
     return new ApiError(502, 'The model endpoint did not answer.', 'upstream_error', 'upstream_unavailable');
@@ -95,32 +111,67 @@ export function fromUpstream(err: APIError, deployment?: string): ApiError {
     const seconds = s ?? (ms ? String(Math.max(1, Math.ceil(Number(ms) / 1000))) : '1');
     headers['retry-after'] = seconds;
     if (ms) headers['retry-after-ms'] = ms;
-    return new ApiError(429, message || 'Rate limit reached; retry later.', 'rate_limit_error', upstream.code ?? 'rate_limit_exceeded', null, headers);
+    return new ApiError(
+      429,
+      message || 'Rate limit reached; retry later.',
+      'rate_limit_error',
+      upstream.code ?? 'rate_limit_exceeded',
+      null,
+      headers,
+    );
   }
   if (status >= 500) {
-    return new ApiError(502, `Azure OpenAI answered ${status}: ${message}`, 'upstream_error', 'upstream_error');
+    return new ApiError(
+      502,
+      `Azure OpenAI answered ${status}: ${message}`,
+      'upstream_error',
+      'upstream_error',
+    );
   }
   // Other 4xx (validation, content filter, not found...) pass through with their message.
-  return new ApiError(status, message, upstream.type ?? 'invalid_request_error', upstream.code ?? null, upstream.param ?? null);
+  return new ApiError(
+    status,
+    message,
+    upstream.type ?? 'invalid_request_error',
+    upstream.code ?? null,
+    upstream.param ?? null,
+  );
 }
 
 /** Maps anything thrown to an HTTP response. The unexpected is logged and becomes an opaque 500. */
-export function toErrorResponse(err: unknown, context?: InvocationContext, deployment?: string): HttpResponseInit {
+export function toErrorResponse(
+  err: unknown,
+  context?: InvocationContext,
+  deployment?: string,
+): HttpResponseInit {
   let apiError: ApiError;
   if (err instanceof ApiError) {
     apiError = err;
   } else if (err instanceof APIConnectionTimeoutError) {
-    apiError = new ApiError(504, 'Azure OpenAI did not answer in time.', 'upstream_error', 'upstream_timeout');
+    apiError = new ApiError(
+      504,
+      'Azure OpenAI did not answer in time.',
+      'upstream_error',
+      'upstream_timeout',
+    );
   } else if (err instanceof APIConnectionError) {
     apiError = new ApiError(502, 'Could not reach Azure OpenAI.', 'upstream_error', 'upstream_unavailable');
   } else if (isUpstreamError(err)) {
     apiError = fromUpstream(err, deployment);
   } else if (err instanceof ConfigError) {
     context?.error(`configuration error: ${err.message}`);
-    apiError = new ApiError(500, 'The service is misconfigured; see its logs.', 'server_error', 'configuration_error');
+    apiError = new ApiError(
+      500,
+      'The service is misconfigured; see its logs.',
+      'server_error',
+      'configuration_error',
+    );
   } else if (isStorageOutage(err)) {
     context?.warn(`storage unavailable: ${(err as Error).message}`);
-    apiError = serviceUnavailable('Storage is temporarily unavailable; retry shortly.', 'storage_unavailable');
+    apiError = serviceUnavailable(
+      'Storage is temporarily unavailable; retry shortly.',
+      'storage_unavailable',
+    );
   } else {
     context?.error(`unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     apiError = new ApiError(500, 'The service had an unexpected error.', 'server_error', 'internal_error');

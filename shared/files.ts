@@ -26,7 +26,13 @@ function parseMultipart(raw: Buffer, contentType: string): Promise<Upload> {
     try {
       parser = busboy({ headers: { 'content-type': contentType }, limits: { files: 1, fields: 10 } });
     } catch {
-      reject(badRequest('Send the file as multipart/form-data with fields `file` and `purpose`.', 'file', 'invalid_multipart'));
+      reject(
+        badRequest(
+          'Send the file as multipart/form-data with fields `file` and `purpose`.',
+          'file',
+          'invalid_multipart',
+        ),
+      );
       return;
     }
     parser.on('field', (name, value) => {
@@ -43,7 +49,9 @@ function parseMultipart(raw: Buffer, contentType: string): Promise<Upload> {
         }
       });
     });
-    parser.on('error', () => reject(badRequest('The multipart body could not be parsed.', 'file', 'invalid_multipart')));
+    parser.on('error', () =>
+      reject(badRequest('The multipart body could not be parsed.', 'file', 'invalid_multipart')),
+    );
     parser.on('close', () => resolve(upload));
     Readable.from([raw]).pipe(parser);
   });
@@ -53,12 +61,20 @@ export const fileNotFound = (id: string) => notFound(`No file found with id '${i
 
 export async function uploadFile(caller: Caller, raw: Buffer, contentType: string): Promise<FileObject> {
   if (!contentType.toLowerCase().startsWith('multipart/form-data')) {
-    throw badRequest('Send the file as multipart/form-data with fields `file` and `purpose`.', 'file', 'invalid_multipart');
+    throw badRequest(
+      'Send the file as multipart/form-data with fields `file` and `purpose`.',
+      'file',
+      'invalid_multipart',
+    );
   }
   const upload = await parseMultipart(raw, contentType);
-  if (!upload.data || !upload.filename) throw badRequest("The multipart body has no 'file' part.", 'file', 'missing_required_parameter');
+  if (!upload.data || !upload.filename)
+    throw badRequest("The multipart body has no 'file' part.", 'file', 'missing_required_parameter');
   if (upload.purpose !== 'assistants') {
-    throw badRequest("'purpose' must be 'assistants' (Azure OpenAI does not accept 'user_data' for PDFs yet).", 'purpose');
+    throw badRequest(
+      "'purpose' must be 'assistants' (Azure OpenAI does not accept 'user_data' for PDFs yet).",
+      'purpose',
+    );
   }
   const file = await getOpenAI().files.create({
     file: await toFile(upload.data, upload.filename, { type: upload.contentType ?? 'application/pdf' }),
@@ -78,7 +94,8 @@ async function ownedOr404<T>(caller: Caller, id: string, run: () => Promise<T>):
   }
 }
 
-export const retrieveFile = (caller: Caller, id: string) => ownedOr404(caller, id, () => getOpenAI().files.retrieve(id));
+export const retrieveFile = (caller: Caller, id: string) =>
+  ownedOr404(caller, id, () => getOpenAI().files.retrieve(id));
 
 export async function deleteFile(caller: Caller, id: string): Promise<unknown> {
   const result = await ownedOr404(caller, id, () => getOpenAI().files.delete(id));

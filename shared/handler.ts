@@ -18,7 +18,11 @@ export function withErrors(
 export function sse(body: AsyncIterable<Uint8Array>): HttpResponseInit {
   return {
     status: 200,
-    headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' },
+    headers: {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      'x-accel-buffering': 'no',
+    },
     body,
   };
 }

@@ -14,10 +14,12 @@ async function storageReachable(): Promise<CheckState> {
     const signal = AbortSignal.timeout(TIMEOUT_MS);
     await Promise.all([
       getBlobService().getProperties({ abortSignal: signal }),
-      getTable('health').getAccessPolicy({ abortSignal: signal }).catch((e: { statusCode?: number }) => {
-        // A missing table still proves the table service answers.
-        if (e.statusCode !== 404) throw e;
-      }),
+      getTable('health')
+        .getAccessPolicy({ abortSignal: signal })
+        .catch((e: { statusCode?: number }) => {
+          // A missing table still proves the table service answers.
+          if (e.statusCode !== 404) throw e;
+        }),
     ]);
     return 'ok';
   } catch {
@@ -28,7 +30,9 @@ async function storageReachable(): Promise<CheckState> {
 async function modelReachable(): Promise<CheckState> {
   try {
     // Any HTTP answer proves the endpoint is up; no credential is sent, so nothing about us can leak or fail auth.
-    await fetch(`${getConfig().openaiEndpoint}/openai/v1/models`, { signal: AbortSignal.timeout(TIMEOUT_MS) });
+    await fetch(`${getConfig().openaiEndpoint}/openai/v1/models`, {
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
     return 'ok';
   } catch {
     return 'unreachable';

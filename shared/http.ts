@@ -22,9 +22,12 @@ export async function readBody(request: HttpRequest, limit = getConfig().maxRequ
 }
 
 /** Reads and parses a JSON object body; anything else is a 400 that says what was wrong. */
-export async function readJsonObject(request: HttpRequest): Promise<{ body: Record<string, unknown>; raw: Buffer }> {
+export async function readJsonObject(
+  request: HttpRequest,
+): Promise<{ body: Record<string, unknown>; raw: Buffer }> {
   const raw = await readBody(request);
-  if (raw.length === 0) throw badRequest('The request body is empty; send a JSON object.', null, 'invalid_json');
+  if (raw.length === 0)
+    throw badRequest('The request body is empty; send a JSON object.', null, 'invalid_json');
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw.toString('utf8'));

@@ -12,7 +12,8 @@ const END = '<!-- settings-table:end -->';
 export function settingsTable(): string {
   const rows = Object.values(SETTINGS).map((spec) => {
     const required = 'required' in spec && spec.required ? 'yes' : '';
-    const fallback = 'default' in spec && spec.default !== undefined ? `\`${spec.default.replace(/\|/g, '\\|')}\`` : '';
+    const fallback =
+      'default' in spec && spec.default !== undefined ? `\`${spec.default.replace(/\|/g, '\\|')}\`` : '';
     return `| \`${spec.name}\` | ${required} | ${fallback.length > 60 ? '(see description)' : fallback} | ${spec.description.replace(/\|/g, '\\|')} |`;
   });
   return ['| Setting | Required | Default | What it does |', '| --- | --- | --- | --- |', ...rows].join('\n');

@@ -36,8 +36,12 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
 function run(name: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
   const child = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const prefix = (line: string) => (line ? `[${name}] ${line}` : line);
-  child.stdout?.on('data', (d: Buffer) => process.stdout.write(d.toString().split('\n').map(prefix).join('\n')));
-  child.stderr?.on('data', (d: Buffer) => process.stderr.write(d.toString().split('\n').map(prefix).join('\n')));
+  child.stdout?.on('data', (d: Buffer) =>
+    process.stdout.write(d.toString().split('\n').map(prefix).join('\n')),
+  );
+  child.stderr?.on('data', (d: Buffer) =>
+    process.stderr.write(d.toString().split('\n').map(prefix).join('\n')),
+  );
   child.on('exit', (code, signal) => {
     if (!stopping) {
       console.error(`[${name}] exited (${signal ?? code}); stopping everything.`);
@@ -81,8 +85,19 @@ async function startAzurite(): Promise<void> {
   const location = join(repoRoot, '.azurite');
   mkdirSync(location, { recursive: true });
   const bin = join(repoRoot, 'node_modules', 'azurite', 'dist', 'src', 'azurite.js');
-  run('azurite', [bin, '--silent', '--disableTelemetry', '--skipApiVersionCheck', '--loose', '--location', location]);
-  await waitFor('Azurite', async () => (await portOpen(10000)) && (await portOpen(10001)) && (await portOpen(10002)));
+  run('azurite', [
+    bin,
+    '--silent',
+    '--disableTelemetry',
+    '--skipApiVersionCheck',
+    '--loose',
+    '--location',
+    location,
+  ]);
+  await waitFor(
+    'Azurite',
+    async () => (await portOpen(10000)) && (await portOpen(10001)) && (await portOpen(10002)),
+  );
 }
 
 async function startEmulator(): Promise<void> {
@@ -124,7 +139,12 @@ async function main(): Promise<void> {
   }
   const key = await localCallerKey();
 
-  run('host', [join(repoRoot, 'dist', 'tools', 'local-host', 'cli.js'), '--port', String(HOST_PORT), '--watch-blobs']);
+  run('host', [
+    join(repoRoot, 'dist', 'tools', 'local-host', 'cli.js'),
+    '--port',
+    String(HOST_PORT),
+    '--watch-blobs',
+  ]);
   const base = `http://127.0.0.1:${HOST_PORT}`;
   await waitFor('The function app', async () => {
     try {

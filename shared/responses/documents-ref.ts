@@ -35,7 +35,11 @@ function* fileParts(input: unknown): Generator<FilePart> {
 /** Blob names are the caller's, so no `..` or absolute tricks can reach another caller's folder. */
 function blobNameFor(caller: Caller, ref: string): string {
   const relative = ref.slice(PREFIX.length);
-  if (!relative || relative.split('/').some((s) => s === '' || s === '.' || s === '..') || relative.length > 512) {
+  if (
+    !relative ||
+    relative.split('/').some((s) => s === '' || s === '.' || s === '..') ||
+    relative.length > 512
+  ) {
     throw badRequest(`'${ref}' is not a valid document name.`, 'input', 'invalid_document');
   }
   return callerBlobPrefix(caller) + relative;
@@ -82,5 +86,11 @@ export async function resolveDocumentRefs(caller: Caller, body: Record<string, u
 
 /** Best-effort removal of Files API uploads made for one response. */
 export async function deleteUploadedFiles(ids: string[]): Promise<void> {
-  await Promise.all(ids.map((id) => getOpenAI().files.delete(id).catch(() => undefined)));
+  await Promise.all(
+    ids.map((id) =>
+      getOpenAI()
+        .files.delete(id)
+        .catch(() => undefined),
+    ),
+  );
 }

@@ -10,9 +10,7 @@ import type {
   ResponseCreateParams,
   ResponseStreamEvent,
   ResponseIncludable,
-  ResponseCompactParams,
 } from 'openai/resources/responses/responses';
-import type { InputTokenCountParams } from 'openai/resources/responses/input-tokens';
 import type { ResponseItemList } from 'openai/resources/responses/input-items';
 import type { Caller } from '../auth';
 import { getOpenAI } from '../clients';
@@ -148,11 +146,14 @@ export async function createResponse(cc: CreateContext, prepared: PreparedCreate
     response = await upstreamCreate(
       prepared.fields.model,
       (maxRetries) =>
-        getOpenAI().responses.create({ ...prepared.body, stream: false } as ResponseCreateParams & { stream: false }, {
-          headers: prepared.headers,
-          signal: cc.signal,
-          maxRetries,
-        }),
+        getOpenAI().responses.create(
+          { ...prepared.body, stream: false } as ResponseCreateParams & { stream: false },
+          {
+            headers: prepared.headers,
+            signal: cc.signal,
+            maxRetries,
+          },
+        ),
       cc.idempotent ?? false,
     );
   } catch (e) {
@@ -176,7 +177,10 @@ export function sseFrame(event: { type: string }): string {
 }
 
 function errorFrame(err: unknown, sequenceNumber: number): string {
-  const e = err instanceof ApiError ? err : new ApiError(502, 'The upstream stream failed.', 'upstream_error', 'stream_error');
+  const e =
+    err instanceof ApiError
+      ? err
+      : new ApiError(502, 'The upstream stream failed.', 'upstream_error', 'stream_error');
   return sseFrame({
     type: 'error',
     code: e.code,
@@ -203,7 +207,11 @@ async function* relay(
       if (event.type === 'response.created') await onCreated(event.response);
       last = event.sequence_number ?? last;
       yield Buffer.from(sseFrame(event));
-      if (event.type === 'response.completed' || event.type === 'response.failed' || event.type === 'response.incomplete') {
+      if (
+        event.type === 'response.completed' ||
+        event.type === 'response.failed' ||
+        event.type === 'response.incomplete'
+      ) {
         ended = true;
         await onEnded(event.response);
       }
@@ -216,24 +224,38 @@ async function* relay(
   if (!ended && !signal.aborted) {
     // The upstream stream closed without a terminal event (a cut connection): say so rather than end silently.
     yield Buffer.from(
-      errorFrame(new ApiError(502, 'The upstream stream ended early; resume it with GET ?stream=true&starting_after=<last sequence_number>.', 'upstream_error', 'stream_interrupted'), last + 1),
+      errorFrame(
+        new ApiError(
+          502,
+          'The upstream stream ended early; resume it with GET ?stream=true&starting_after=<last sequence_number>.',
+          'upstream_error',
+          'stream_interrupted',
+        ),
+        last + 1,
+      ),
     );
   }
 }
 
 /** Streaming create: the upstream connection is open (errors before it opened were thrown as usual). */
-export async function createResponseStream(cc: CreateContext, prepared: PreparedCreate): Promise<AsyncIterable<Uint8Array>> {
+export async function createResponseStream(
+  cc: CreateContext,
+  prepared: PreparedCreate,
+): Promise<AsyncIterable<Uint8Array>> {
   const started = Date.now();
   let stream: AsyncIterable<ResponseStreamEvent>;
   try {
     stream = await upstreamCreate(
       prepared.fields.model,
       (maxRetries) =>
-        getOpenAI().responses.create({ ...prepared.body, stream: true } as ResponseCreateParams & { stream: true }, {
-          headers: prepared.headers,
-          signal: cc.signal,
-          maxRetries,
-        }),
+        getOpenAI().responses.create(
+          { ...prepared.body, stream: true } as ResponseCreateParams & { stream: true },
+          {
+            headers: prepared.headers,
+            signal: cc.signal,
+            maxRetries,
+          },
+        ),
       cc.idempotent ?? false,
     );
   } catch (e) {
@@ -263,7 +285,9 @@ export async function createResponseStream(cc: CreateContext, prepared: Prepared
       );
     } finally {
       if (cc.signal.aborted) {
-        cc.context.log(JSON.stringify({ event: 'response.stream.aborted', responseId: id, caller: cc.caller.id }));
+        cc.context.log(
+          JSON.stringify({ event: 'response.stream.aborted', responseId: id, caller: cc.caller.id }),
+        );
         if (!prepared.fields.background) await deleteUploadedFiles(prepared.uploadedFileIds);
       }
     }
@@ -299,7 +323,11 @@ export async function retrieveResponseStream(
   const stream = await notFoundIfGone(id, () =>
     getOpenAI().responses.retrieve(
       id,
-      { include: options.include as ResponseIncludable[], stream: true, starting_after: options.startingAfter },
+      {
+        include: options.include as ResponseIncludable[],
+        stream: true,
+        starting_after: options.startingAfter,
+      },
       { signal },
     ),
   );
@@ -328,7 +356,10 @@ export async function cancelResponse(caller: Caller, id: string): Promise<Respon
   return response;
 }
 
-export async function deleteResponse(caller: Caller, id: string): Promise<{ id: string; object: string; deleted: boolean }> {
+export async function deleteResponse(
+  caller: Caller,
+  id: string,
+): Promise<{ id: string; object: string; deleted: boolean }> {
   await assertOwned(caller, id);
   let result: { id: string; object: string; deleted: boolean } = { id, object: 'response', deleted: true };
   try {
@@ -353,7 +384,11 @@ export interface ListQuery {
   include: string[];
 }
 
-export async function listInputItems(caller: Caller, id: string, query: ListQuery): Promise<ResponseItemList> {
+export async function listInputItems(
+  caller: Caller,
+  id: string,
+  query: ListQuery,
+): Promise<ResponseItemList> {
   await assertOwned(caller, id);
   return notFoundIfGone(id, () =>
     getOpenAI().get<ResponseItemList>(`/responses/${id}/input_items`, {
@@ -374,18 +409,18 @@ export async function compact(caller: Caller, body: Body): Promise<unknown> {
   const prev = previousResponseId(body);
   if (prev) await assertOwned(caller, prev, 'previous_response_id');
   if (body.input === undefined && !prev) {
-    throw badRequest("Give 'input' items or a 'previous_response_id' to compact.", 'input', 'missing_required_parameter');
+    throw badRequest(
+      "Give 'input' items or a 'previous_response_id' to compact.",
+      'input',
+      'missing_required_parameter',
+    );
   }
-  return withDeployment(model, () =>
-    getOpenAI().responses.compact({ ...body, model } as ResponseCompactParams),
-  );
+  return withDeployment(model, () => getOpenAI().responses.compact({ ...body, model }));
 }
 
 export async function countInputTokens(caller: Caller, body: Body): Promise<unknown> {
   const model = resolveModel(body);
   const prev = previousResponseId(body);
   if (prev) await assertOwned(caller, prev, 'previous_response_id');
-  return withDeployment(model, () =>
-    getOpenAI().responses.inputTokens.count({ ...body, model } as InputTokenCountParams),
-  );
+  return withDeployment(model, () => getOpenAI().responses.inputTokens.count({ ...body, model }));
 }

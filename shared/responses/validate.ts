@@ -11,13 +11,15 @@ function optionalType(body: Body, field: string, type: 'string' | 'boolean' | 'o
   const value = body[field];
   if (value === undefined || value === null) return;
   const actual = Array.isArray(value) ? 'array' : typeof value;
-  if (actual !== type) throw badRequest(`'${field}' must be a ${type}; got ${actual}.`, field, 'invalid_type');
+  if (actual !== type)
+    throw badRequest(`'${field}' must be a ${type}; got ${actual}.`, field, 'invalid_type');
 }
 
 function optionalArray(body: Body, field: string): unknown[] | undefined {
   const value = body[field];
   if (value === undefined || value === null) return undefined;
-  if (!Array.isArray(value)) throw badRequest(`'${field}' must be an array; got ${typeof value}.`, field, 'invalid_type');
+  if (!Array.isArray(value))
+    throw badRequest(`'${field}' must be an array; got ${typeof value}.`, field, 'invalid_type');
   return value as unknown[];
 }
 
@@ -50,7 +52,11 @@ export function previousResponseId(body: Body): string | undefined {
   optionalType(body, 'previous_response_id', 'string');
   const id = body.previous_response_id as string | undefined;
   if (id !== undefined && !RESPONSE_ID.test(id)) {
-    throw badRequest(`'previous_response_id' is not a valid response id.`, 'previous_response_id', 'invalid_id');
+    throw badRequest(
+      `'previous_response_id' is not a valid response id.`,
+      'previous_response_id',
+      'invalid_id',
+    );
   }
   return id;
 }
@@ -69,7 +75,11 @@ export function validateCreate(body: Body): CreateFields {
   const tools = optionalArray(body, 'tools') ?? [];
   tools.forEach((tool, i) => {
     if (typeof tool !== 'object' || tool === null || typeof (tool as { type?: unknown }).type !== 'string') {
-      throw badRequest(`'tools[${i}]' must be an object with a string 'type'.`, `tools[${i}]`, 'invalid_type');
+      throw badRequest(
+        `'tools[${i}]' must be an object with a string 'type'.`,
+        `tools[${i}]`,
+        'invalid_type',
+      );
     }
   });
   return {

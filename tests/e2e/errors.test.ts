@@ -7,7 +7,9 @@ let stack: Stack;
 let caller: { key: string; client: OpenAI };
 
 beforeAll(async () => {
-  stack = await startStack({ settings: { MAX_REQUEST_BYTES: '65536', AZURE_OPENAI_TIMEOUT_MS: '1500', AZURE_OPENAI_MAX_RETRIES: '1' } });
+  stack = await startStack({
+    settings: { MAX_REQUEST_BYTES: '65536', AZURE_OPENAI_TIMEOUT_MS: '1500', AZURE_OPENAI_MAX_RETRIES: '1' },
+  });
   caller = await stack.newCaller('errors');
 });
 
@@ -21,7 +23,13 @@ async function post(body: string, headers: Record<string, string> = {}) {
     headers: { authorization: `Bearer ${caller.key}`, 'content-type': 'application/json', ...headers },
     body,
   });
-  return { status: res.status, headers: res.headers, body: (await res.json()) as { error: { message: string; type: string; param: string | null; code: string | null } } };
+  return {
+    status: res.status,
+    headers: res.headers,
+    body: (await res.json()) as {
+      error: { message: string; type: string; param: string | null; code: string | null };
+    },
+  };
 }
 
 function expectShape(body: { error: Record<string, unknown> }) {
@@ -38,12 +46,17 @@ describe('errors the service answers', () => {
 
   it('rejects a wrong key with 401 through the SDK', async () => {
     const bad = new OpenAI({ baseURL: stack.baseURL, apiKey: 'rgw_not-a-real-key', maxRetries: 0 });
-    await expect(bad.responses.create({ model: 'gpt-4.1', input: 'hi' })).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+    await expect(bad.responses.create({ model: 'gpt-4.1', input: 'hi' })).rejects.toBeInstanceOf(
+      OpenAI.AuthenticationError,
+    );
   });
 
   it('ignores forged App Service principal headers when App Service Authentication is off', async () => {
     const res = await fetch(`${stack.baseURL}/responses/resp_x`, {
-      headers: { 'x-ms-client-principal-id': '00000000-0000-0000-0000-000000000001', 'x-ms-client-principal-name': 'admin' },
+      headers: {
+        'x-ms-client-principal-id': '00000000-0000-0000-0000-000000000001',
+        'x-ms-client-principal-name': 'admin',
+      },
     });
     expect(res.status).toBe(401);
   });
@@ -62,7 +75,9 @@ describe('errors the service answers', () => {
   });
 
   it('answers a deployment outside the allow-list with 400 listing the allowed ones', async () => {
-    await expect(caller.client.responses.create({ model: 'gpt-5-secret', input: 'x' })).rejects.toMatchObject({ status: 400 });
+    await expect(caller.client.responses.create({ model: 'gpt-5-secret', input: 'x' })).rejects.toMatchObject(
+      { status: 400 },
+    );
     const r = await post(JSON.stringify({ model: 'gpt-5-secret', input: 'x' }));
     expect(r.body.error.message).toContain('gpt-4.1');
     expect(r.body.error.param).toBe('model');
@@ -93,12 +108,16 @@ describe('errors the service answers', () => {
     expect(r.status).toBe(429);
     expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expectShape(r.body);
-    await expect(caller.client.responses.create({ model: 'gpt-4.1', input: 'after the storm' })).resolves.toMatchObject({ status: 'completed' });
+    await expect(
+      caller.client.responses.create({ model: 'gpt-4.1', input: 'after the storm' }),
+    ).resolves.toMatchObject({ status: 'completed' });
   });
 
   it('recovers from a single 429 without the caller noticing', async () => {
     await stack.fault({ kind: '429', count: 1, retryAfterMs: 20 });
-    await expect(caller.client.responses.create({ model: 'gpt-4.1', input: 'x' })).resolves.toMatchObject({ status: 'completed' });
+    await expect(caller.client.responses.create({ model: 'gpt-4.1', input: 'x' })).resolves.toMatchObject({
+      status: 'completed',
+    });
     await stack.clearFaults();
   });
 

@@ -20,8 +20,16 @@ beforeAll(async () => {
     input: 'secret plans',
     tools: [{ type: 'image_generation' }],
   });
-  aliceBackground = await alice.client.responses.create({ model: 'gpt-4.1', input: 'long job', background: true, stream: false });
-  aliceFile = await alice.client.files.create({ file: await toFile(Buffer.from('%PDF-1.4\n%%EOF'), 'a.pdf'), purpose: 'assistants' });
+  aliceBackground = await alice.client.responses.create({
+    model: 'gpt-4.1',
+    input: 'long job',
+    background: true,
+    stream: false,
+  });
+  aliceFile = await alice.client.files.create({
+    file: await toFile(Buffer.from('%PDF-1.4\n%%EOF'), 'a.pdf'),
+    purpose: 'assistants',
+  });
 });
 
 afterAll(async () => {
@@ -36,7 +44,9 @@ describe('a caller cannot reach another caller’s work', () => {
   });
 
   it('cannot resume its stream', async () => {
-    await expect(mallory.client.responses.retrieve(aliceResponse.id, { stream: true, starting_after: 0 })).rejects.toMatchObject(notFound);
+    await expect(
+      mallory.client.responses.retrieve(aliceResponse.id, { stream: true, starting_after: 0 }),
+    ).rejects.toMatchObject(notFound);
   });
 
   it('cannot list its input items', async () => {
@@ -45,14 +55,24 @@ describe('a caller cannot reach another caller’s work', () => {
 
   it('cannot continue it with previous_response_id', async () => {
     await expect(
-      mallory.client.responses.create({ model: 'gpt-4.1', previous_response_id: aliceResponse.id, input: 'what were the plans?' }),
+      mallory.client.responses.create({
+        model: 'gpt-4.1',
+        previous_response_id: aliceResponse.id,
+        input: 'what were the plans?',
+      }),
     ).rejects.toMatchObject(notFound);
   });
 
   it('cannot compact it or count its tokens', async () => {
-    await expect(mallory.client.responses.compact({ model: 'gpt-4.1', previous_response_id: aliceResponse.id })).rejects.toMatchObject(notFound);
     await expect(
-      mallory.client.responses.inputTokens.count({ model: 'gpt-4.1', previous_response_id: aliceResponse.id, input: 'x' }),
+      mallory.client.responses.compact({ model: 'gpt-4.1', previous_response_id: aliceResponse.id }),
+    ).rejects.toMatchObject(notFound);
+    await expect(
+      mallory.client.responses.inputTokens.count({
+        model: 'gpt-4.1',
+        previous_response_id: aliceResponse.id,
+        input: 'x',
+      }),
     ).rejects.toMatchObject(notFound);
   });
 
@@ -81,7 +101,9 @@ describe('a caller cannot reach another caller’s work', () => {
 
   it('cannot cancel it', async () => {
     await expect(mallory.client.responses.cancel(aliceBackground.id)).rejects.toMatchObject(notFound);
-    expect(['queued', 'in_progress']).toContain((await alice.client.responses.retrieve(aliceBackground.id)).status);
+    expect(['queued', 'in_progress']).toContain(
+      (await alice.client.responses.retrieve(aliceBackground.id)).status,
+    );
   });
 
   it('cannot delete it, and the owner still can', async () => {
@@ -91,7 +113,9 @@ describe('a caller cannot reach another caller’s work', () => {
 
   it('gets the same 404 body for another caller’s id as for an id that never existed', async () => {
     const get = async (id: string) => {
-      const res = await fetch(`${stack.baseURL}/responses/${id}`, { headers: { authorization: `Bearer ${mallory.key}` } });
+      const res = await fetch(`${stack.baseURL}/responses/${id}`, {
+        headers: { authorization: `Bearer ${mallory.key}` },
+      });
       return { status: res.status, body: (await res.json()) as { error: { message: string; code: string } } };
     };
     const theirs = await get(aliceResponse.id);
@@ -99,7 +123,9 @@ describe('a caller cannot reach another caller’s work', () => {
     expect(theirs.status).toBe(404);
     expect(missing.status).toBe(404);
     expect(theirs.body.error.code).toBe(missing.body.error.code);
-    expect(theirs.body.error.message.replace(aliceResponse.id, 'X')).toBe(missing.body.error.message.replace('resp_doesnotexist', 'X'));
+    expect(theirs.body.error.message.replace(aliceResponse.id, 'X')).toBe(
+      missing.body.error.message.replace('resp_doesnotexist', 'X'),
+    );
   });
 
   it('never forwards a request for an id it does not own', async () => {

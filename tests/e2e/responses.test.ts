@@ -57,11 +57,16 @@ describe('text generation and chaining', () => {
   });
 
   it('carries earlier turns with previous_response_id', async () => {
-    const first = await client.responses.create({ model: 'gpt-4.1', input: 'Define and explain the concept of catastrophic forgetting?' });
+    const first = await client.responses.create({
+      model: 'gpt-4.1',
+      input: 'Define and explain the concept of catastrophic forgetting?',
+    });
     const second = await client.responses.create({
       model: 'gpt-4.1',
       previous_response_id: first.id,
-      input: [{ role: 'user', content: 'Explain this at a level that could be understood by a college freshman' }],
+      input: [
+        { role: 'user', content: 'Explain this at a level that could be understood by a college freshman' },
+      ],
     });
     expect(second.previous_response_id).toBe(first.id);
     expect(second.output_text).toContain('college freshman');
@@ -69,10 +74,20 @@ describe('text generation and chaining', () => {
   });
 
   it('chains manually with output items as input', async () => {
-    const inputs: OpenAI.Responses.ResponseInput = [{ type: 'message', role: 'user', content: 'Define and explain the concept of catastrophic forgetting?' }];
+    const inputs: OpenAI.Responses.ResponseInput = [
+      {
+        type: 'message',
+        role: 'user',
+        content: 'Define and explain the concept of catastrophic forgetting?',
+      },
+    ];
     const first = await client.responses.create({ model: 'gpt-4.1', input: inputs });
     inputs.push(...(first.output as OpenAI.Responses.ResponseInputItem[]));
-    inputs.push({ role: 'user', type: 'message', content: 'Explain this at a level that could be understood by a college freshman' });
+    inputs.push({
+      role: 'user',
+      type: 'message',
+      content: 'Explain this at a level that could be understood by a college freshman',
+    });
     const second = await client.responses.create({ model: 'gpt-4.1', input: inputs });
     expect(second.output_text).toContain('college freshman');
     expect(second.output_text).toContain('catastrophic forgetting');
@@ -90,7 +105,11 @@ describe('text generation and chaining', () => {
     const firstPage = await client.responses.inputItems.list(response.id, { limit: 2, order: 'asc' });
     expect(firstPage.data).toHaveLength(2);
     expect(firstPage.has_more).toBe(true);
-    const rest = await client.responses.inputItems.list(response.id, { limit: 2, order: 'asc', after: firstPage.data[1]!.id });
+    const rest = await client.responses.inputItems.list(response.id, {
+      limit: 2,
+      order: 'asc',
+      after: firstPage.data[1]!.id,
+    });
     expect(rest.data).toHaveLength(1);
     expect(JSON.stringify(rest.data[0])).toContain('three');
   });
@@ -102,13 +121,24 @@ describe('compaction', () => {
       model: 'gpt-4.1',
       input: [
         { role: 'user', content: 'Create a simple landing page for a dog petting café.' },
-        { id: 'msg_001', type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', annotations: [], logprobs: [], text: 'Below is a landing page...' }] },
+        {
+          id: 'msg_001',
+          type: 'message',
+          status: 'completed',
+          role: 'assistant',
+          content: [
+            { type: 'output_text', annotations: [], logprobs: [], text: 'Below is a landing page...' },
+          ],
+        },
       ],
     });
     expect(compacted.output.some((item) => item.type === 'compaction')).toBe(true);
     const next = await client.responses.create({
       model: 'gpt-4.1',
-      input: [...(compacted.output as OpenAI.Responses.ResponseInputItem[]), { role: 'user', content: 'Add opening hours.' }],
+      input: [
+        ...(compacted.output as OpenAI.Responses.ResponseInputItem[]),
+        { role: 'user', content: 'Add opening hours.' },
+      ],
     });
     expect(next.output_text).toContain('Add opening hours.');
   });
@@ -119,7 +149,10 @@ describe('compaction', () => {
     expect(compacted.output.some((item) => item.type === 'compaction')).toBe(true);
     const follow = await client.responses.create({
       model: 'gpt-4.1',
-      input: [...(compacted.output as OpenAI.Responses.ResponseInputItem[]), { role: 'user', content: 'What is the capital?' }],
+      input: [
+        ...(compacted.output as OpenAI.Responses.ResponseInputItem[]),
+        { role: 'user', content: 'What is the capital?' },
+      ],
     });
     expect(follow.output_text).toContain('What is the capital?');
   });
@@ -137,13 +170,20 @@ describe('compaction', () => {
 
 describe('streaming', () => {
   it('relays every event in order with sequence numbers from 0 and no gaps', async () => {
-    const stream = await client.responses.create({ model: 'gpt-4.1', input: 'This is a streaming test.', stream: true });
+    const stream = await client.responses.create({
+      model: 'gpt-4.1',
+      input: 'This is a streaming test.',
+      stream: true,
+    });
     const events: ResponseStreamEvent[] = [];
     for await (const event of stream) events.push(event);
     expect(events[0]!.type).toBe('response.created');
     expect(events.at(-1)!.type).toBe('response.completed');
     expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
-    const text = events.filter((e) => e.type === 'response.output_text.delta').map((e) => (e as { delta: string }).delta).join('');
+    const text = events
+      .filter((e) => e.type === 'response.output_text.delta')
+      .map((e) => (e as { delta: string }).delta)
+      .join('');
     expect(text).toContain('This is a streaming test.');
     // The streamed response is the caller's: retrievable afterwards.
     const id = (events[0] as { response: Response }).response.id;
@@ -175,24 +215,34 @@ describe('tools', () => {
         strict: null,
       },
     ];
-    const first = await client.responses.create({ model: 'gpt-4.1', tools, input: [{ role: 'user', content: "What's the weather in San Francisco?" }] });
+    const first = await client.responses.create({
+      model: 'gpt-4.1',
+      tools,
+      input: [{ role: 'user', content: "What's the weather in San Francisco?" }],
+    });
     const call = first.output.find((item) => item.type === 'function_call');
     expect(call?.name).toBe('get_weather');
     const second = await client.responses.create({
       model: 'gpt-4.1',
       previous_response_id: first.id,
       tools,
-      input: [{ type: 'function_call_output', call_id: call!.call_id, output: '{"temperature": "70 degrees"}' }],
+      input: [
+        { type: 'function_call_output', call_id: call!.call_id, output: '{"temperature": "70 degrees"}' },
+      ],
     });
     expect(second.output_text).toContain('70 degrees');
   });
 
   it('runs the code interpreter with an auto container and an uploaded file', async () => {
-    const file = await client.files.create({ file: await toFile(await pdfWith('numbers 1 2 3'), 'data.pdf'), purpose: 'assistants' });
+    const file = await client.files.create({
+      file: await toFile(await pdfWith('numbers 1 2 3'), 'data.pdf'),
+      purpose: 'assistants',
+    });
     const response = await client.responses.create({
       model: 'gpt-4.1',
       tools: [{ type: 'code_interpreter', container: { type: 'auto', file_ids: [file.id] } }],
-      instructions: 'You are a personal math tutor. When asked a math question, write and run code using the python tool to answer the question.',
+      instructions:
+        'You are a personal math tutor. When asked a math question, write and run code using the python tool to answer the question.',
       input: 'I need to solve the equation 3x + 11 = 14. Can you help me?',
     });
     const call = response.output.find((item) => item.type === 'code_interpreter_call');
@@ -203,7 +253,15 @@ describe('tools', () => {
     for (const image_url of ['https://example.com/cat.png', `data:image/png;base64,${PNG_1x1}`]) {
       const response = await client.responses.create({
         model: 'gpt-4.1',
-        input: [{ role: 'user', content: [{ type: 'input_text', text: 'what is in this image?' }, { type: 'input_image', image_url, detail: 'auto' }] }],
+        input: [
+          {
+            role: 'user',
+            content: [
+              { type: 'input_text', text: 'what is in this image?' },
+              { type: 'input_image', image_url, detail: 'auto' },
+            ],
+          },
+        ],
       });
       expect(response.status).toBe('completed');
       expect(response.output_text).toContain('what is in this image?');
@@ -214,20 +272,40 @@ describe('tools', () => {
     const pdf = await pdfWith('The quarterly revenue grew by seventeen percent.');
     const response = await client.responses.create({
       model: 'gpt-4.1',
-      input: [{ role: 'user', content: [
-        { type: 'input_file', filename: 'report.pdf', file_data: `data:application/pdf;base64,${pdf.toString('base64')}` },
-        { type: 'input_text', text: 'Summarize this PDF' },
-      ] }],
+      input: [
+        {
+          role: 'user',
+          content: [
+            {
+              type: 'input_file',
+              filename: 'report.pdf',
+              file_data: `data:application/pdf;base64,${pdf.toString('base64')}`,
+            },
+            { type: 'input_text', text: 'Summarize this PDF' },
+          ],
+        },
+      ],
     });
     expect(response.output_text).toContain('seventeen percent');
   });
 
   it('summarizes a PDF uploaded through the Files API with purpose assistants', async () => {
-    const file = await client.files.create({ file: await toFile(await pdfWith('Penguins live in the southern hemisphere.'), 'penguins.pdf'), purpose: 'assistants' });
+    const file = await client.files.create({
+      file: await toFile(await pdfWith('Penguins live in the southern hemisphere.'), 'penguins.pdf'),
+      purpose: 'assistants',
+    });
     expect((await client.files.retrieve(file.id)).id).toBe(file.id);
     const response = await client.responses.create({
       model: 'gpt-4.1',
-      input: [{ role: 'user', content: [{ type: 'input_file', file_id: file.id }, { type: 'input_text', text: 'Summarize this PDF' }] }],
+      input: [
+        {
+          role: 'user',
+          content: [
+            { type: 'input_file', file_id: file.id },
+            { type: 'input_text', text: 'Summarize this PDF' },
+          ],
+        },
+      ],
     });
     expect(response.output_text).toContain('southern hemisphere');
     await client.files.delete(file.id);
@@ -236,9 +314,19 @@ describe('tools', () => {
 
   it('calls a remote MCP tool after an approval, sending its headers upstream', async () => {
     const tools: OpenAI.Responses.Tool[] = [
-      { type: 'mcp', server_label: 'github', server_url: 'https://contoso.com/Azure/azure-rest-api-specs', headers: { Authorization: 'Bearer token' }, require_approval: 'always' },
+      {
+        type: 'mcp',
+        server_label: 'github',
+        server_url: 'https://contoso.com/Azure/azure-rest-api-specs',
+        headers: { Authorization: 'Bearer token' },
+        require_approval: 'always',
+      },
     ];
-    const first = await client.responses.create({ model: 'gpt-4.1', tools, input: 'What transport protocols are supported in the 2025-03-26 version of the MCP spec?' });
+    const first = await client.responses.create({
+      model: 'gpt-4.1',
+      tools,
+      input: 'What transport protocols are supported in the 2025-03-26 version of the MCP spec?',
+    });
     const request = first.output.find((item) => item.type === 'mcp_approval_request');
     expect(request).toBeTruthy();
     const second = await client.responses.create({
@@ -253,7 +341,14 @@ describe('tools', () => {
   it('calls an MCP tool directly when approval is never required', async () => {
     const response = await client.responses.create({
       model: 'gpt-4.1',
-      tools: [{ type: 'mcp', server_label: 'github', server_url: 'https://contoso.com/mcp', require_approval: 'never' }],
+      tools: [
+        {
+          type: 'mcp',
+          server_label: 'github',
+          server_url: 'https://contoso.com/mcp',
+          require_approval: 'never',
+        },
+      ],
       input: 'What is this repo in 100 words?',
     });
     expect(response.output.some((item) => item.type === 'mcp_call')).toBe(true);
@@ -271,7 +366,10 @@ describe('tools', () => {
     expect(reasoning?.encrypted_content).toBeTruthy();
     const second = await client.responses.create({
       model: 'o4-mini',
-      input: [...(first.output as OpenAI.Responses.ResponseInputItem[]), { role: 'user', content: 'And tomorrow?' }],
+      input: [
+        ...(first.output as OpenAI.Responses.ResponseInputItem[]),
+        { role: 'user', content: 'And tomorrow?' },
+      ],
       include: ['reasoning.encrypted_content'],
       store: false,
     });
@@ -299,7 +397,11 @@ describe('tools', () => {
 
 describe('background responses', () => {
   it('starts in the background, is polled to completion, and answers input token counts', async () => {
-    const response = await client.responses.create({ model: 'o4-mini', input: 'Write me a very long story', background: true });
+    const response = await client.responses.create({
+      model: 'o4-mini',
+      input: 'Write me a very long story',
+      background: true,
+    });
     expect(['queued', 'in_progress']).toContain(response.status);
     const done = await until('completion', async () => {
       const r = await client.responses.retrieve(response.id);
@@ -323,7 +425,12 @@ describe('background responses', () => {
   });
 
   it('streams a background response and resumes from a sequence number', async () => {
-    const stream = await client.responses.create({ model: 'o4-mini', input: 'Write me a very long story', background: true, stream: true });
+    const stream = await client.responses.create({
+      model: 'o4-mini',
+      input: 'Write me a very long story',
+      background: true,
+      stream: true,
+    });
     let id = '';
     let cursor = -1;
     for await (const event of stream) {

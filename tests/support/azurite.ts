@@ -6,7 +6,8 @@ import { freePort } from './ports';
 
 /** Azurite's well-known development account key (public, documented; not a secret). */
 export const DEV_ACCOUNT = 'devstoreaccount1';
-export const DEV_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+export const DEV_KEY =
+  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
 export interface AzuriteInstance {
   blobPort: number;
@@ -44,8 +45,14 @@ async function waitForPort(port: number, deadline: number): Promise<void> {
  * Starts a real Azurite (blob, queue, table) on free ports with its data in a temporary folder.
  * `location` may be given to restart on the same data (storage-outage tests).
  */
-export async function startAzurite(opts: { location?: string; ports?: [number, number, number] } = {}): Promise<AzuriteInstance> {
-  const [blobPort, queuePort, tablePort] = opts.ports ?? [await freePort(), await freePort(), await freePort()];
+export async function startAzurite(
+  opts: { location?: string; ports?: [number, number, number] } = {},
+): Promise<AzuriteInstance> {
+  const [blobPort, queuePort, tablePort] = opts.ports ?? [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   const location = opts.location ?? mkdtempSync(join(tmpdir(), 'azurite-'));
   const bin = join(__dirname, '..', '..', 'node_modules', 'azurite', 'dist', 'src', 'azurite.js');
   const child = spawn(
@@ -58,14 +65,27 @@ export async function startAzurite(opts: { location?: string; ports?: [number, n
       '--loose',
       '--location',
       location,
-      '--blobHost', '127.0.0.1', '--blobPort', String(blobPort),
-      '--queueHost', '127.0.0.1', '--queuePort', String(queuePort),
-      '--tableHost', '127.0.0.1', '--tablePort', String(tablePort),
+      '--blobHost',
+      '127.0.0.1',
+      '--blobPort',
+      String(blobPort),
+      '--queueHost',
+      '127.0.0.1',
+      '--queuePort',
+      String(queuePort),
+      '--tableHost',
+      '127.0.0.1',
+      '--tablePort',
+      String(tablePort),
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   const deadline = Date.now() + 30_000;
-  await Promise.all([waitForPort(blobPort, deadline), waitForPort(queuePort, deadline), waitForPort(tablePort, deadline)]);
+  await Promise.all([
+    waitForPort(blobPort, deadline),
+    waitForPort(queuePort, deadline),
+    waitForPort(tablePort, deadline),
+  ]);
   return {
     blobPort,
     queuePort,

@@ -28,7 +28,10 @@ describe('caller identity from App Service Authentication', () => {
   it('identifies an Entra caller by object id from the principal headers', async () => {
     const caller = await authenticate(
       request({
-        'x-ms-client-principal': principal([{ typ: 'http://schemas.microsoft.com/identity/claims/objectidentifier', val: 'abc-123' }, { typ: 'appid', val: 'svc' }]),
+        'x-ms-client-principal': principal([
+          { typ: 'http://schemas.microsoft.com/identity/claims/objectidentifier', val: 'abc-123' },
+          { typ: 'appid', val: 'svc' },
+        ]),
       }),
     );
     expect(caller).toEqual({ id: 'entra:abc-123', source: 'entra', name: 'svc' });
@@ -36,15 +39,21 @@ describe('caller identity from App Service Authentication', () => {
   });
 
   it('fails closed on a malformed principal', async () => {
-    await expect(authenticate(request({ 'x-ms-client-principal': 'not base64 json' }))).rejects.toMatchObject({ status: 401 });
+    await expect(authenticate(request({ 'x-ms-client-principal': 'not base64 json' }))).rejects.toMatchObject(
+      { status: 401 },
+    );
   });
 
   it('ignores the principal headers when App Service Authentication is off', async () => {
     configure(false);
-    await expect(authenticate(request({ 'x-ms-client-principal-id': 'abc-123' }))).rejects.toMatchObject({ status: 401 });
+    await expect(authenticate(request({ 'x-ms-client-principal-id': 'abc-123' }))).rejects.toMatchObject({
+      status: 401,
+    });
   });
 
   it('rejects a key that is not a gateway key without a storage lookup', async () => {
-    await expect(authenticate(request({ authorization: 'Bearer sk-something' }))).rejects.toMatchObject({ status: 401 });
+    await expect(authenticate(request({ authorization: 'Bearer sk-something' }))).rejects.toMatchObject({
+      status: 401,
+    });
   });
 });

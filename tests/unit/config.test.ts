@@ -15,7 +15,10 @@ describe('configuration', () => {
     expect(config.openaiEndpoint).toBe('https://example.openai.azure.com');
     expect(config.openaiTokenScope).toBe('https://ai.azure.com/.default');
     expect(config.allowedDeployments).toEqual(['chat', 'summary']);
-    expect(config.storage).toEqual({ kind: 'connectionString', connectionString: 'UseDevelopmentStorage=true' });
+    expect(config.storage).toEqual({
+      kind: 'connectionString',
+      connectionString: 'UseDevelopmentStorage=true',
+    });
   });
 
   it('names the missing setting', () => {
@@ -24,9 +27,15 @@ describe('configuration', () => {
   });
 
   it('names a malformed setting and what it must be', () => {
-    expect(() => loadConfig({ ...minimal, AZURE_OPENAI_MAX_RETRIES: 'many' })).toThrow(/AZURE_OPENAI_MAX_RETRIES must be an integer/);
-    expect(() => loadConfig({ ...minimal, AZURE_OPENAI_ENDPOINT: 'not a url' })).toThrow(/AZURE_OPENAI_ENDPOINT must be an absolute URL/);
-    expect(() => loadConfig({ ...minimal, APP_SERVICE_AUTH_ENABLED: 'maybe' })).toThrow(/APP_SERVICE_AUTH_ENABLED must be true or false/);
+    expect(() => loadConfig({ ...minimal, AZURE_OPENAI_MAX_RETRIES: 'many' })).toThrow(
+      /AZURE_OPENAI_MAX_RETRIES must be an integer/,
+    );
+    expect(() => loadConfig({ ...minimal, AZURE_OPENAI_ENDPOINT: 'not a url' })).toThrow(
+      /AZURE_OPENAI_ENDPOINT must be an absolute URL/,
+    );
+    expect(() => loadConfig({ ...minimal, APP_SERVICE_AUTH_ENABLED: 'maybe' })).toThrow(
+      /APP_SERVICE_AUTH_ENABLED must be true or false/,
+    );
   });
 
   it('accepts identity-based storage settings instead of a connection string', () => {

@@ -13,8 +13,13 @@ describe('documentation and samples stay in step with the configuration module',
   });
 
   it('local.settings.sample.json uses only names the code reads', () => {
-    const sample = JSON.parse(readFileSync(join(root, 'local.settings.sample.json'), 'utf8')) as { Values: Record<string, string> };
-    const known = new Set<string>([...Object.values(SETTINGS).map((s) => s.name), 'FUNCTIONS_WORKER_RUNTIME']);
+    const sample = JSON.parse(readFileSync(join(root, 'local.settings.sample.json'), 'utf8')) as {
+      Values: Record<string, string>;
+    };
+    const known = new Set<string>([
+      ...Object.values(SETTINGS).map((s) => s.name),
+      'FUNCTIONS_WORKER_RUNTIME',
+    ]);
     expect(Object.keys(sample.Values).filter((name) => !known.has(name))).toEqual([]);
   });
 });

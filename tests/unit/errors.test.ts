@@ -10,17 +10,23 @@ describe('the error mapper', () => {
   it('keeps an expected error’s status and shape', () => {
     const res = toErrorResponse(new ApiError(409, 'busy', 'invalid_request_error', 'conflict'));
     expect(res.status).toBe(409);
-    expect(res.jsonBody).toEqual({ error: { message: 'busy', type: 'invalid_request_error', param: null, code: 'conflict' } });
+    expect(res.jsonBody).toEqual({
+      error: { message: 'busy', type: 'invalid_request_error', param: null, code: 'conflict' },
+    });
   });
 
   it('keeps a 429 a 429 with a retry-after in seconds', () => {
-    const res = toErrorResponse(upstream(429, { error: { message: 'slow down', code: '429' } }, { 'retry-after-ms': '2500' }));
+    const res = toErrorResponse(
+      upstream(429, { error: { message: 'slow down', code: '429' } }, { 'retry-after-ms': '2500' }),
+    );
     expect(res.status).toBe(429);
     expect((res.headers as Record<string, string>)['retry-after']).toBe('3');
   });
 
   it('turns upstream auth failures into a 502 that points at the identity and hides the upstream text', () => {
-    const res = toErrorResponse(upstream(401, { error: { message: 'Access denied due to invalid subscription key sk-123' } }));
+    const res = toErrorResponse(
+      upstream(401, { error: { message: 'Access denied due to invalid subscription key sk-123' } }),
+    );
     expect(res.status).toBe(502);
     const message = (res.jsonBody as { error: { message: string } }).error.message;
     expect(message).toContain('Cognitive Services OpenAI User');
@@ -28,15 +34,28 @@ describe('the error mapper', () => {
   });
 
   it('names the deployment when Azure says it does not exist', () => {
-    const res = toErrorResponse(upstream(404, { error: { code: 'DeploymentNotFound', message: 'The API deployment for this resource does not exist.' } }), undefined, 'gpt-x');
+    const res = toErrorResponse(
+      upstream(404, {
+        error: {
+          code: 'DeploymentNotFound',
+          message: 'The API deployment for this resource does not exist.',
+        },
+      }),
+      undefined,
+      'gpt-x',
+    );
     expect(res.status).toBe(404);
     expect((res.jsonBody as { error: { message: string } }).error.message).toContain("'gpt-x'");
   });
 
   it('passes a content-filter 400 through with its code', () => {
-    const res = toErrorResponse(upstream(400, { error: { message: 'filtered', code: 'content_filter', param: 'input' } }));
+    const res = toErrorResponse(
+      upstream(400, { error: { message: 'filtered', code: 'content_filter', param: 'input' } }),
+    );
     expect(res.status).toBe(400);
-    expect(res.jsonBody).toMatchObject({ error: { code: 'content_filter', param: 'input', message: 'filtered' } });
+    expect(res.jsonBody).toMatchObject({
+      error: { code: 'content_filter', param: 'input', message: 'filtered' },
+    });
   });
 
   it('maps upstream 5xx to 502 and timeouts to 504', () => {
@@ -45,7 +64,9 @@ describe('the error mapper', () => {
   });
 
   it('answers storage outages with 503 and the unexpected with an opaque 500', () => {
-    expect(toErrorResponse(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })).status).toBe(503);
+    expect(
+      toErrorResponse(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })).status,
+    ).toBe(503);
     const res = toErrorResponse(new TypeError('secret detail'));
     expect(res.status).toBe(500);
     expect(JSON.stringify(res.jsonBody)).not.toContain('secret detail');

@@ -33,7 +33,9 @@ describe('create request validation', () => {
     [{ previous_response_id: '../../etc/passwd' }, 'previous_response_id'],
     [{ metadata: 'x' }, 'metadata'],
   ])('names the bad field in %j', (body, param) => {
-    expect(() => validateCreate(body as Record<string, unknown>)).toThrow(expect.objectContaining({ status: 400, param }));
+    expect(() => validateCreate(body as Record<string, unknown>)).toThrow(
+      expect.objectContaining({ status: 400, param }),
+    );
   });
 
   it('lets unknown fields through untouched', () => {
