@@ -15,9 +15,6 @@ param systemTopicName string
 @description('Blob extension webhook URL of the function, including its `code=<blobs_extension key>`.')
 param webhookEndpoint string
 
-@description('Container whose new blobs are summarized.')
-param containerName string = 'documents'
-
 param subscriptionName string = 'documents-blob'
 
 resource topic 'Microsoft.EventGrid/systemTopics@2025-02-15' existing = {
@@ -39,7 +36,8 @@ resource subscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-
     eventDeliverySchema: 'EventGridSchema'
     filter: {
       includedEventTypes: ['Microsoft.Storage.BlobCreated']
-      subjectBeginsWith: '/blobServices/default/containers/${containerName}/'
+      // The `documents` container (shared/storage.ts CONTAINERS.documents), whose PDFs `documents-blob` summarizes.
+      subjectBeginsWith: '/blobServices/default/containers/documents/'
     }
     retryPolicy: {
       maxDeliveryAttempts: 30

@@ -165,6 +165,26 @@ param pollTickBudgetMs int = 20000
 @description('JOB_MAX_AGE_SECONDS: a background job running longer is expired and cancelled.')
 param jobMaxAgeSeconds int = 86400
 
+@description('PUBLIC_BASE_URL: base URL callers reach the app at (links in webhook events). Empty: https://<app>.azurewebsites.net; set it when a custom domain or gateway fronts the app.')
+param publicBaseUrl string = ''
+
+@description('WEBHOOK_SCHEDULE: NCRONTAB schedule (six fields) of the completion-webhook delivery timer.')
+param webhookSchedule string = '*/5 * * * * *'
+
+@minValue(500)
+@maxValue(60000)
+@description('WEBHOOK_TIMEOUT_MS: timeout of one webhook delivery attempt, ms.')
+param webhookTimeoutMs int = 10000
+
+@minValue(1)
+@maxValue(256)
+@description('WEBHOOK_CONCURRENCY: webhook deliveries in flight during one timer tick.')
+param webhookConcurrency int = 8
+
+@minValue(1)
+@description('WEBHOOK_RETRY_WINDOW_SECONDS: a webhook delivery is retried this long, then marked failed.')
+param webhookRetryWindowSeconds int = 86400
+
 @minValue(1)
 @description('DOCUMENT_MAX_BYTES: larger PDFs are rejected before any token is spent.')
 param documentMaxBytes int = 52428800
@@ -277,6 +297,11 @@ module api 'app/api.bicep' = {
     pollConcurrency: pollConcurrency
     pollTickBudgetMs: pollTickBudgetMs
     jobMaxAgeSeconds: jobMaxAgeSeconds
+    publicBaseUrl: publicBaseUrl
+    webhookSchedule: webhookSchedule
+    webhookTimeoutMs: webhookTimeoutMs
+    webhookConcurrency: webhookConcurrency
+    webhookRetryWindowSeconds: webhookRetryWindowSeconds
     documentMaxBytes: documentMaxBytes
     summaryInstructions: summaryInstructions
   }

@@ -44,6 +44,11 @@ param pollMaxDelayMs int
 param pollConcurrency int
 param pollTickBudgetMs int
 param jobMaxAgeSeconds int
+param publicBaseUrl string
+param webhookSchedule string
+param webhookTimeoutMs int
+param webhookConcurrency int
+param webhookRetryWindowSeconds int
 param documentMaxBytes int
 param summaryInstructions string
 
@@ -142,6 +147,11 @@ resource app 'Microsoft.Web/sites@2025-03-01' = {
       POLL_CONCURRENCY: string(pollConcurrency)
       POLL_TICK_BUDGET_MS: string(pollTickBudgetMs)
       JOB_MAX_AGE_SECONDS: string(jobMaxAgeSeconds)
+      PUBLIC_BASE_URL: empty(publicBaseUrl) ? 'https://${app.properties.defaultHostName}' : publicBaseUrl
+      WEBHOOK_SCHEDULE: webhookSchedule
+      WEBHOOK_TIMEOUT_MS: string(webhookTimeoutMs)
+      WEBHOOK_CONCURRENCY: string(webhookConcurrency)
+      WEBHOOK_RETRY_WINDOW_SECONDS: string(webhookRetryWindowSeconds)
       DOCUMENT_MAX_BYTES: string(documentMaxBytes)
       SUMMARY_INSTRUCTIONS: summaryInstructions
     }
