@@ -3,6 +3,19 @@ import { badRequest } from '../errors';
 import { newId } from '../ids';
 import type { FileStore } from '../store';
 
+/** Solves `ax + b = c` when the text holds one, so math prompts get a real answer. */
+function solveLinear(text: string): { code: string; answer: string } | undefined {
+  const m = /(-?\d*)\s*([a-z])\s*([+-])\s*(\d+(?:\.\d+)?)\s*=\s*(-?\d+(?:\.\d+)?)/i.exec(text);
+  if (!m) return undefined;
+  const a = m[1] === '' ? 1 : m[1] === '-' ? -1 : Number(m[1]);
+  const b = Number(m[4]) * (m[3] === '-' ? -1 : 1);
+  const c = Number(m[5]);
+  if (!a) return undefined;
+  const v = m[2] ?? 'x';
+  const value = Math.round(((c - b) / a) * 1e6) / 1e6;
+  return { code: `${v} = (${c} - (${b})) / ${a}\nprint(f"${v} = {${v}:g}")`, answer: `${v} = ${value}` };
+}
+
 export interface CodeInterpreterRun {
   item: ResponseCodeInterpreterToolCall;
   sentence: string;
@@ -37,11 +50,13 @@ export function codeInterpreterRun(
   containerId ??= newId('cntr');
 
   const words = text.split(/\s+/).filter(Boolean).length;
-  const logs = `${text.length} characters, ${words} words`;
+  const solution = solveLinear(text);
+  const logs = `${text.length} characters, ${words} words` + (solution ? `\n${solution.answer}` : '');
   const code = [
     `text = ${JSON.stringify(text)}`,
     ...(fileNames.length ? [`files = ${JSON.stringify(fileNames.map((f) => `/mnt/data/${f}`))}`] : []),
     'print(f"{len(text)} characters, {len(text.split())} words")',
+    ...(solution ? [solution.code] : []),
   ].join('\n');
   const item: ResponseCodeInterpreterToolCall = {
     id: newId('ci'),
@@ -52,5 +67,5 @@ export function codeInterpreterRun(
     outputs: includeOutputs ? [{ type: 'logs', logs }] : null,
   };
   const filesNote = fileNames.length ? ` with ${fileNames.length} file${fileNames.length === 1 ? '' : 's'} (${fileNames.join(', ')})` : '';
-  return { item, sentence: `I ran Python in container ${containerId}${filesNote}; it printed: ${logs}.` };
+  return { item, sentence: `I ran Python in container ${containerId}${filesNote}; it printed: ${logs.replace(/\n/g, '; ')}.` };
 }
