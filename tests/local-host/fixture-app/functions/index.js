@@ -7,8 +7,7 @@ const state = require('../lib/state');
 app.setup({ enableHttpStream: process.env.FIXTURE_STREAMING !== 'false' });
 
 app.hook.appStart((context) => {
-  state.hooks.appStart = { functionAppDirectory: context.functionAppDirectory };
-  context.hookData.startedBy = 'fixture';
+  state.hooks.appStart = { hookData: typeof context.hookData };
 });
 
 app.hook.preInvocation((context) => {

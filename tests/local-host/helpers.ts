@@ -1,0 +1,51 @@
+import { BlobServiceClient } from '@azure/storage-blob';
+import { join } from 'node:path';
+
+export const FIXTURE_APP = join(__dirname, 'fixture-app');
+
+/** Polls `probe` until it returns something other than undefined, or fails with `what` after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The fixture's in-memory observations (hooks, uploads, timer runs, blob attempts). */
+export async function fixtureState(url: string): Promise<any> {
+  const res = await fetch(`${url}/api/state`);
+  return res.json();
+}
+
+export async function uploadText(
+  connectionString: string,
+  container: string,
+  name: string,
+  text: string,
+  metadata?: Record<string, string>,
+) {
+  const client = BlobServiceClient.fromConnectionString(connectionString).getContainerClient(container);
+  await client.createIfNotExists();
+  return client.getBlockBlobClient(name).upload(text, Buffer.byteLength(text), {
+    blobHTTPHeaders: { blobContentType: 'text/plain' },
+    metadata,
+  });
+}
+
+/** The fixture blob function's report for `name`, once it exists. */
+export async function readReport(connectionString: string, container: string, name: string): Promise<any> {
+  const blob = BlobServiceClient.fromConnectionString(connectionString)
+    .getContainerClient(container)
+    .getBlobClient(`${name}.json`);
+  if (!(await blob.exists())) return undefined;
+  return JSON.parse((await blob.downloadToBuffer()).toString('utf8'));
+}
