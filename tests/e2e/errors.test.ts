@@ -130,7 +130,7 @@ describe('errors the service answers', () => {
   });
 
   it('answers an upstream timeout with 504', async () => {
-    await stack.fault({ kind: 'latency', ms: 4000, count: 1 });
+    await stack.fault({ kind: 'latency', latencyMs: 4000, count: 1 });
     const r = await post(JSON.stringify({ model: 'gpt-4.1', input: 'x' }));
     await stack.clearFaults();
     expect(r.status).toBe(504);

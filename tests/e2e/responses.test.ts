@@ -449,7 +449,7 @@ describe('background responses', () => {
   it('deletes a response so later reads are 404', async () => {
     const response = await client.responses.create({ model: 'gpt-4.1', input: 'to be deleted' });
     const deleted = await client.responses.delete(response.id);
-    expect(deleted).toBeUndefined(); // the SDK resolves delete() to void on success
+    expect(deleted).toMatchObject({ id: response.id, deleted: true });
     await expect(client.responses.retrieve(response.id)).rejects.toMatchObject({ status: 404 });
   });
 });
