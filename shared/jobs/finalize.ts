@@ -1,0 +1,354 @@
+/**
+ * Finalization, exactly once. A job's terminal status is *claimed* with an ETag-guarded write (running →
+ * finalizing), so of two pollers, two instances, or a poller and a caller's cancel, exactly one wins. The winner
+ * holds a lease (`leaseUntil`, and the due index points at the lease's end) while it runs the steps:
+ *
+ *   1. `stored`: final response JSON → `responses/<id>.json`, generated images → `images`;
+ *   2. `hook`: the kind's finalizer (e.g. the document summary);
+ *   3. uploaded Files API files deleted upstream, completion webhook queued (idempotent by event id);
+ *   4. finalizing → finalized.
+ *
+ * Steps 1 and 2 are recorded on the job row as they complete. If the host dies or a step throws, the lease
+ * runs out (or is released at once on a caught error), the next tick takes the job over and resumes after the
+ * last recorded step. Every step is idempotent, so a step interrupted half-way is simply done again.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { APIError } from 'openai';
+import type { Response } from 'openai/resources/responses/responses';
+import { getOpenAI } from '../clients';
+import { getConfig } from '../config';
+import { storeImages } from '../images';
+import { enqueueWebhookEvent } from '../webhooks/delivery';
+import { buildEvent, responseUrl, WEBHOOK_EVENT_TYPES, type WebhookEventType } from '../webhooks/events';
+import { jobFinalizer } from './finalizers';
+import {
+  deleteResponseJson,
+  parseJson,
+  readResponseJson,
+  storeResponseJson,
+  syncListing,
+  updateJob,
+  type JobStore,
+} from './store';
+import type { FinalizeStep, FinalizerResult, JobEntity, JobError, JobLog, TerminalStatus } from './types';
+
+/** How long a finalizer may work before another poller may take the job over. */
+export const FINALIZE_LEASE_MS = 120_000;
+
+/** Identifies this process in `leaseOwner` (diagnostics only: the ETag is what excludes others). */
+export const INSTANCE_ID = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+
+export interface TerminalOutcome {
+  status: TerminalStatus;
+  error?: JobError;
+  usage?: Response['usage'];
+}
+
+/** The terminal outcome an upstream response reports, with "cancel wins" applied. */
+export function outcomeOf(response: Response, cancelRequested: boolean | undefined): TerminalOutcome {
+  const upstream = response.status as TerminalStatus;
+  const status: TerminalStatus = cancelRequested ? 'cancelled' : upstream;
+  let error: JobError | undefined;
+  if (response.error) error = { code: response.error.code, message: response.error.message };
+  else if (status === 'incomplete' && response.incomplete_details?.reason) {
+    error = {
+      code: 'incomplete',
+      message: `The response is incomplete: ${response.incomplete_details.reason}.`,
+    };
+  }
+  return { status, error: status === 'cancelled' ? undefined : error, usage: response.usage };
+}
+
+/** Moves a job's due-index entry: new index row first, then the job row (ETag), then the old row goes. */
+async function moveDue(
+  store: JobStore,
+  job: JobEntity,
+  at: number,
+  changes: Parameters<typeof updateJob>[2],
+  now: number,
+): Promise<JobEntity | undefined> {
+  const key = await store.due.add(at, job.responseId);
+  const written = await updateJob(store, job, { ...changes, nextPollAt: at, dueKey: key }, now);
+  await store.due.remove(written ? job.dueKey : key);
+  return written;
+}
+
+/**
+ * Claims the finalization of a running job with its terminal outcome. Returns the claimed job (holding the
+ * lease), or undefined when someone else changed the job first: they own what happens next.
+ */
+export async function claimFinalization(
+  store: JobStore,
+  job: JobEntity,
+  outcome: TerminalOutcome,
+  now = Date.now(),
+  more: Parameters<typeof updateJob>[2] = {},
+): Promise<JobEntity | undefined> {
+  if (job.phase !== 'running') return undefined;
+  const leaseUntil = now + FINALIZE_LEASE_MS;
+  const claimed = await moveDue(
+    store,
+    job,
+    leaseUntil,
+    {
+      phase: 'finalizing',
+      status: outcome.status,
+      lastError: outcome.error ? JSON.stringify(outcome.error) : '',
+      // Usage is recorded here, once per job: this write happens for exactly one claimer.
+      usage: outcome.usage ? JSON.stringify(outcome.usage) : (job.usage ?? ''),
+      completedAt: now,
+      leaseUntil,
+      leaseOwner: INSTANCE_ID,
+      steps: '',
+      ...more,
+    },
+    now,
+  );
+  if (claimed) await syncListing(store, claimed);
+  return claimed;
+}
+
+/** Takes over a finalizing job whose lease has run out. Undefined if another poller got it first. */
+export async function takeOverFinalization(
+  store: JobStore,
+  job: JobEntity,
+  now = Date.now(),
+): Promise<JobEntity | undefined> {
+  if (job.phase !== 'finalizing' || (job.leaseUntil ?? 0) > now) return undefined;
+  const leaseUntil = now + FINALIZE_LEASE_MS;
+  return moveDue(store, job, leaseUntil, { leaseUntil, leaseOwner: INSTANCE_ID }, now);
+}
+
+function expiryMessage(): string {
+  return `The background response did not finish within JOB_MAX_AGE_SECONDS (${getConfig().jobMaxAgeSeconds} s); the gateway expired it and asked Azure OpenAI to cancel it.`;
+}
+
+export const expiredError = (): JobError => ({ code: 'expired', message: expiryMessage() });
+
+/**
+ * The response to store: the one the claimer saw, else the stored copy (a retried finalization), else upstream
+ * (an expired job is cancelled upstream first). Undefined when upstream no longer has it.
+ */
+async function finalResponse(
+  store: JobStore,
+  job: JobEntity,
+  source: Response | undefined,
+  log: JobLog,
+): Promise<Response | undefined> {
+  if (source) return source;
+  const stored = await readResponseJson(job.responseId);
+  if (stored) return stored;
+  const openai = getOpenAI();
+  const options = { maxRetries: 0, timeout: Math.min(getConfig().openaiTimeoutMs, 30_000) };
+  if (job.status === 'expired') {
+    try {
+      store.meter.upstreamCalls++;
+      return await openai.responses.cancel(job.responseId, options);
+    } catch (e) {
+      log.warn(
+        JSON.stringify({
+          event: 'job.expire.cancel_failed',
+          responseId: job.responseId,
+          error: (e as Error).message,
+        }),
+      );
+    }
+  }
+  try {
+    store.meter.upstreamCalls++;
+    return await openai.responses.retrieve(job.responseId, undefined, options);
+  } catch (e) {
+    if (e instanceof APIError && e.status === 404) return undefined;
+    throw e;
+  }
+}
+
+/** The stored response says what the job says: a caller's cancel wins, an expired job reads as cancelled. */
+function settle(response: Response, job: JobEntity, log: JobLog): Response {
+  const status = job.status as TerminalStatus;
+  if (status === 'expired') {
+    return { ...response, status: 'cancelled', error: { code: 'server_error', message: expiryMessage() } };
+  }
+  if (response.status !== status) {
+    if (status === 'cancelled') {
+      log.warn(
+        JSON.stringify({
+          event: 'job.cancel_wins',
+          responseId: job.responseId,
+          upstreamStatus: response.status,
+        }),
+      );
+    }
+    return { ...response, status };
+  }
+  return response;
+}
+
+function eventTypeFor(job: JobEntity, status: TerminalStatus): WebhookEventType {
+  if (job.kind === 'document') return status === 'completed' ? 'document.summarized' : 'document.failed';
+  return `response.${status}`;
+}
+
+async function deleteUploadedFiles(job: JobEntity, store: JobStore, log: JobLog): Promise<void> {
+  const ids = parseJson<string[]>(job.uploadedFileIds) ?? [];
+  await Promise.all(
+    ids.map(async (id) => {
+      store.meter.upstreamCalls++;
+      try {
+        await getOpenAI().files.delete(id, { maxRetries: 1 });
+      } catch (e) {
+        if (e instanceof APIError && e.status === 404) return;
+        log.warn(
+          JSON.stringify({
+            event: 'job.file_delete_failed',
+            responseId: job.responseId,
+            fileId: id,
+            error: (e as Error).message,
+          }),
+        );
+        throw e;
+      }
+    }),
+  );
+}
+
+/**
+ * Runs (or resumes) the finalization of a job this instance has just claimed or taken over. Returns true when
+ * the job is finalized; false when another instance took it over meanwhile, or a step failed (logged; the
+ * lease is released so the next tick resumes it).
+ */
+export async function runFinalization(
+  store: JobStore,
+  claimed: JobEntity,
+  source: Response | undefined,
+  log: JobLog,
+  options: { gone?: boolean; now?: () => number } = {},
+): Promise<boolean> {
+  const clock = options.now ?? Date.now;
+  let job = claimed;
+  const status = job.status as TerminalStatus;
+  const steps = new Set((job.steps ?? '').split(',').filter(Boolean) as FinalizeStep[]);
+  const record = async (step: FinalizeStep, extra: Parameters<typeof updateJob>[2] = {}) => {
+    steps.add(step);
+    const leaseUntil = clock() + FINALIZE_LEASE_MS;
+    const key = await store.due.add(leaseUntil, job.responseId);
+    const written = await updateJob(
+      store,
+      job,
+      { ...extra, steps: [...steps].join(','), leaseUntil, nextPollAt: leaseUntil, dueKey: key },
+      clock(),
+    );
+    await store.due.remove(written ? job.dueKey : key);
+    return written;
+  };
+  try {
+    const finalizer = jobFinalizer(job.kind);
+    let response: Response | undefined;
+    if (!steps.has('stored') || (finalizer && !steps.has('hook'))) {
+      response = options.gone ? undefined : await finalResponse(store, job, source, log);
+      if (response) response = settle(response, job, log);
+    }
+    if (!steps.has('stored')) {
+      if (response) {
+        await storeResponseJson(response);
+        await storeImages(response);
+      }
+      const written = await record('stored');
+      if (!written) {
+        // Gone (deleted while we worked) or taken over; a deleted job must not keep its payload.
+        if (!(await stillExists(store, job))) await deleteResponseJson(job.responseId);
+        return false;
+      }
+      job = written;
+    }
+    let hookResult = parseJson<FinalizerResult>(job.hookResult);
+    if (finalizer && !steps.has('hook')) {
+      const extra = parseJson<Record<string, string>>(job.extra) ?? {};
+      hookResult = (await finalizer({ job, status, response, extra, log })) ?? {};
+      const written = await record('hook', { hookResult: JSON.stringify(hookResult) });
+      if (!written) return false;
+      job = written;
+    }
+    await deleteUploadedFiles(job, store, log);
+    const type = (WEBHOOK_EVENT_TYPES as readonly string[]).includes(hookResult?.eventType ?? '')
+      ? (hookResult!.eventType as WebhookEventType)
+      : eventTypeFor(job, status);
+    const event = buildEvent(
+      type,
+      {
+        id: job.responseId,
+        object: 'response',
+        kind: job.kind,
+        status,
+        deployment: job.deployment,
+        created_at: Math.floor(job.createdAt / 1000),
+        completed_at: Math.floor((job.completedAt ?? clock()) / 1000),
+        error: parseJson<JobError>(job.lastError) ?? null,
+        usage: parseJson<NonNullable<Response['usage']>>(job.usage) ?? null,
+        url: responseUrl(job.responseId),
+        ...(hookResult?.eventData ?? {}),
+      },
+      job.completedAt ?? clock(),
+    );
+    await enqueueWebhookEvent({ callerId: job.callerId, url: job.webhookUrl, event }, clock());
+    const done = await updateJob(
+      store,
+      job,
+      { phase: 'finalized', leaseUntil: 0, leaseOwner: '', nextPollAt: 0, dueKey: '', finalizeError: '' },
+      clock(),
+    );
+    if (!done) return false;
+    await store.due.remove(job.dueKey);
+    await syncListing(store, done);
+    const usage = parseJson<NonNullable<Response['usage']>>(done.usage);
+    log.log(
+      JSON.stringify({
+        event: 'job.finalized',
+        responseId: done.responseId,
+        caller: done.callerId,
+        kind: done.kind,
+        deployment: done.deployment,
+        status,
+        polls: done.pollCount,
+        ageMs: (done.completedAt ?? clock()) - done.createdAt,
+        inputTokens: usage?.input_tokens,
+        outputTokens: usage?.output_tokens,
+      }),
+    );
+    return true;
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    log.warn(
+      JSON.stringify({
+        event: 'job.finalize_failed',
+        responseId: job.responseId,
+        steps: [...steps],
+        error: message,
+      }),
+    );
+    // Release the lease now rather than after FINALIZE_LEASE_MS: the next tick after the retry delay resumes.
+    const retryAt = clock() + Math.max(getConfig().pollInitialDelayMs, 1000);
+    await moveDue(
+      store,
+      job,
+      retryAt,
+      {
+        leaseUntil: retryAt,
+        finalizeError: JSON.stringify({ code: 'finalize_failed', message: message.slice(0, 1000) }),
+      },
+      clock(),
+    ).catch(() => undefined);
+    return false;
+  }
+}
+
+async function stillExists(store: JobStore, job: JobEntity): Promise<boolean> {
+  try {
+    store.meter.tableReads++;
+    await store.jobs.getEntity(job.partitionKey, job.rowKey);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,25 @@
+/** Background jobs: the API the HTTP handlers, the timers and the documents feature call. */
+export {
+  trackBackgroundJob,
+  terminalResponseFromJob,
+  recordCancel,
+  deleteJob,
+  getJobView,
+  listJobs,
+  parseListJobsQuery,
+  type TrackRequest,
+  type ListJobsOptions,
+} from './api';
+export { runPollerTick, type PollerTickOptions, type PollerTickStats } from './poller';
+export { registerJobFinalizer } from './finalizers';
+export { resolveWebhookTarget } from '../webhooks/registration';
+export type {
+  FinalizerContext,
+  FinalizerResult,
+  JobFinalizer,
+  JobKind,
+  JobList,
+  JobLog,
+  JobStatus,
+  JobView,
+} from './types';

@@ -1,0 +1,34 @@
+/**
+ * Where background jobs, webhook deliveries and idempotency records live. The names are the app's own
+ * (`TABLES`, `CONTAINERS`); integration tests point them at tables of their own so parallel test files never
+ * share rows.
+ */
+import { CONTAINERS, TABLES } from '../storage';
+
+export interface StorageNames {
+  jobs: string;
+  webhooks: string;
+  idempotency: string;
+  callers: string;
+  /** Container of the final response JSON of background jobs (`<id>.json`). */
+  responses: string;
+}
+
+const DEFAULTS: StorageNames = {
+  jobs: TABLES.jobs,
+  webhooks: TABLES.webhooks,
+  idempotency: TABLES.idempotency,
+  callers: TABLES.callers,
+  responses: CONTAINERS.responses,
+};
+
+let current: StorageNames = { ...DEFAULTS };
+
+export function storageNames(): Readonly<StorageNames> {
+  return current;
+}
+
+/** Test seam: use other tables/containers (pass nothing to go back to the app's names). */
+export function useStorageNamesForTests(names?: Partial<StorageNames>): void {
+  current = { ...DEFAULTS, ...names };
+}

@@ -1,0 +1,274 @@
+/**
+ * One tick of the background poller. It reads only the jobs that are due (one range query on the due index),
+ * polls each upstream with bounded concurrency, reschedules it with backoff, and finalizes the ones that ended.
+ * The cost of a tick therefore grows with the number of due jobs, not with the number of jobs ever made.
+ *
+ * Before polling a job the tick moves its next poll forward under the job row's ETag. That write is the poll's
+ * claim: a second poller (another instance, an overlapping tick) loses the ETag race and skips the job, and a
+ * crash mid-poll leaves the job due again at its next poll time.
+ */
+import { APIError } from 'openai';
+import type { Response } from 'openai/resources/responses/responses';
+import { getOpenAI } from '../clients';
+import { getConfig } from '../config';
+import {
+  claimFinalization,
+  expiredError,
+  outcomeOf,
+  runFinalization,
+  takeOverFinalization,
+} from './finalize';
+import { idFromDueKey, newMeter, pollDelay, retryAfterMs, runBounded, type Meter } from './schedule';
+import { openJobStore, readJob, syncListing, updateJob } from './store';
+import { isTerminal, type JobEntity, type JobLog, type JobStatus } from './types';
+
+export interface PollerTickOptions {
+  /** The tick's clock (epoch ms); tests move it forward. Default: now. */
+  now?: number;
+  /** Stop starting new work after this many ms. Default POLL_TICK_BUDGET_MS. */
+  budgetMs?: number;
+  /** Upstream polls in flight at once. Default POLL_CONCURRENCY. */
+  concurrency?: number;
+  log: JobLog;
+}
+
+export interface PollerTickStats extends Meter {
+  /** Due-index rows read. */
+  due: number;
+  /** Upstream polls answered. */
+  polled: number;
+  /** Jobs this tick finalized. */
+  finalized: number;
+  /** Jobs polled and left running, rescheduled with backoff. */
+  rescheduled: number;
+  expired: number;
+  /** Upstream 429s; each pushed its job's next poll and paused the tick. */
+  throttled: number;
+  /** Index rows that no longer matched their job (deleted). */
+  stale: number;
+  /** Jobs another poller held (lost ETag race, live finalization lease). */
+  skipped: number;
+  errors: number;
+  budgetExhausted: boolean;
+  durationMs: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs one poller tick and returns what it did. */
+export async function runPollerTick(options: PollerTickOptions): Promise<PollerTickStats> {
+  const config = getConfig();
+  const started = Date.now();
+  const offset = (options.now ?? started) - started;
+  const clock = () => Date.now() + offset;
+  const deadline = started + (options.budgetMs ?? config.pollTickBudgetMs);
+  const stats: PollerTickStats = {
+    ...newMeter(),
+    due: 0,
+    polled: 0,
+    finalized: 0,
+    rescheduled: 0,
+    expired: 0,
+    throttled: 0,
+    stale: 0,
+    skipped: 0,
+    errors: 0,
+    budgetExhausted: false,
+    durationMs: 0,
+  };
+  const store = await openJobStore(stats);
+  const { log } = options;
+  let pausedUntil = 0;
+
+  const finalize = async (job: JobEntity, source: Response | undefined, gone = false) => {
+    if (await runFinalization(store, job, source, log, { gone, now: clock })) stats.finalized++;
+  };
+
+  const handle = async (key: string): Promise<void> => {
+    stats.due++;
+    const job = await readJob(store, idFromDueKey(key));
+    if (!job || job.dueKey !== key || job.phase === 'finalized') {
+      stats.stale++;
+      await store.due.remove(key);
+      return;
+    }
+    const now = clock();
+    if (job.phase === 'finalizing') {
+      const taken = await takeOverFinalization(store, job, now);
+      if (!taken) {
+        stats.skipped++;
+        return;
+      }
+      log.log(
+        JSON.stringify({ event: 'job.finalize_resumed', responseId: job.responseId, steps: job.steps }),
+      );
+      await finalize(taken, undefined);
+      return;
+    }
+    const expiresAt = job.createdAt + config.jobMaxAgeSeconds * 1000;
+    if (now >= expiresAt) {
+      const claimed = await claimFinalization(store, job, { status: 'expired', error: expiredError() }, now);
+      if (!claimed) {
+        stats.skipped++;
+        return;
+      }
+      stats.expired++;
+      log.warn(
+        JSON.stringify({
+          event: 'job.expired',
+          responseId: job.responseId,
+          caller: job.callerId,
+          polls: job.pollCount,
+        }),
+      );
+      await finalize(claimed, undefined);
+      return;
+    }
+    await poll(job, now, expiresAt);
+  };
+
+  const poll = async (job: JobEntity, now: number, expiresAt: number): Promise<void> => {
+    // Claim the poll by moving the next one forward (never past the expiry, so expiry is noticed on time).
+    const next = Math.min(
+      now + pollDelay(job.pollCount, config.pollInitialDelayMs, config.pollMaxDelayMs),
+      expiresAt,
+    );
+    const nextKey = await store.due.add(next, job.responseId);
+    let claimed = await updateJob(
+      store,
+      job,
+      { nextPollAt: next, dueKey: nextKey, pollCount: job.pollCount + 1 },
+      now,
+    );
+    if (!claimed) {
+      await store.due.remove(nextKey);
+      stats.skipped++;
+      return;
+    }
+    await store.due.remove(job.dueKey);
+
+    let response: Response;
+    try {
+      stats.upstreamCalls++;
+      response = await getOpenAI().responses.retrieve(job.responseId, undefined, {
+        // No SDK retries: a 429 hint is honoured here by rescheduling, not by sleeping inside the tick.
+        maxRetries: 0,
+        timeout: Math.max(1000, Math.min(config.openaiTimeoutMs, deadline - Date.now())),
+      });
+    } catch (e) {
+      await pollFailed(claimed, e, next);
+      return;
+    }
+    stats.polled++;
+    if (isTerminal(response.status)) {
+      const outcome = outcomeOf(response, claimed.cancelRequested);
+      const owned = await claimFinalization(store, claimed, outcome, clock());
+      if (!owned) {
+        // A caller's cancel (or another poller) changed the job meanwhile and owns its ending.
+        stats.skipped++;
+        return;
+      }
+      await finalize(owned, response);
+      return;
+    }
+    const status: JobStatus = response.status ?? claimed.status;
+    if (status !== claimed.status || claimed.lastError) {
+      claimed = await updateJob(store, claimed, { status, lastError: '' }, clock());
+      if (claimed) await syncListing(store, claimed);
+    }
+    stats.rescheduled++;
+  };
+
+  const pollFailed = async (job: JobEntity, e: unknown, next: number): Promise<void> => {
+    const base = { responseId: job.responseId, caller: job.callerId, poll: job.pollCount };
+    // `instanceof` narrows to APIError<any, ...>; name the default type arguments.
+    const upstream = e instanceof APIError ? (e as APIError) : undefined;
+    if (upstream?.status === 429) {
+      stats.throttled++;
+      const wait = retryAfterMs(upstream.headers) ?? 2 * config.pollInitialDelayMs;
+      pausedUntil = Math.max(pausedUntil, Date.now() + wait);
+      const at = Math.max(next, clock() + wait);
+      const key = await store.due.add(at, job.responseId);
+      const written = await updateJob(
+        store,
+        job,
+        {
+          nextPollAt: at,
+          dueKey: key,
+          lastError: JSON.stringify({
+            code: 'rate_limited',
+            message: `Azure OpenAI asked to wait ${wait} ms.`,
+          }),
+        },
+        clock(),
+      );
+      await store.due.remove(written ? job.dueKey : key);
+      log.warn(JSON.stringify({ event: 'job.poll_throttled', ...base, retryAfterMs: wait }));
+      return;
+    }
+    if (upstream?.status === 404) {
+      // Gone upstream (deleted there, or past Azure's retention): nothing more will happen to it.
+      const claimed = await claimFinalization(
+        store,
+        job,
+        {
+          status: job.cancelRequested ? 'cancelled' : 'failed',
+          error: { code: 'upstream_not_found', message: 'Azure OpenAI no longer has this response.' },
+        },
+        clock(),
+      );
+      if (claimed) await finalize(claimed, undefined, true);
+      return;
+    }
+    // Transient (5xx, timeout, connection): the job is already rescheduled with backoff; remember why.
+    stats.errors++;
+    const message = e instanceof Error ? e.message : String(e);
+    await updateJob(
+      store,
+      job,
+      { lastError: JSON.stringify({ code: 'poll_failed', message: message.slice(0, 500) }) },
+      clock(),
+    );
+    log.warn(
+      JSON.stringify({
+        event: 'job.poll_failed',
+        ...base,
+        status: upstream?.status,
+        error: message,
+      }),
+    );
+  };
+
+  const gate = async (): Promise<boolean> => {
+    for (;;) {
+      const t = Date.now();
+      if (t >= deadline) {
+        stats.budgetExhausted = true;
+        return false;
+      }
+      if (pausedUntil <= t) return true;
+      // Upstream asked to slow down: wait out the hint if it ends within the budget, else leave it to the next tick.
+      if (pausedUntil >= deadline) {
+        stats.budgetExhausted = true;
+        return false;
+      }
+      await sleep(pausedUntil - t);
+    }
+  };
+
+  await runBounded(
+    store.due.due(clock()),
+    options.concurrency ?? config.pollConcurrency,
+    async (key) => {
+      try {
+        await handle(key);
+      } catch (e) {
+        stats.errors++;
+        log.error(`job ${idFromDueKey(key)}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    },
+    gate,
+  );
+  stats.durationMs = Date.now() - started;
+  return stats;
+}
