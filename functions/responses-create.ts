@@ -3,7 +3,13 @@ import { authenticate } from '../shared/auth';
 import { disconnectSignal } from '../shared/disconnect';
 import { json, readJsonObject } from '../shared/http';
 import { sse, withErrors } from '../shared/handler';
-import { createResponse, createResponseStream, prepareCreate } from '../shared/responses/service';
+import {
+  createResponse,
+  createResponseIdempotent,
+  createResponseStream,
+  prepareCreate,
+} from '../shared/responses/service';
+import { resolveWebhookTarget } from '../shared/jobs';
 
 export async function responsesCreate(
   request: HttpRequest,
@@ -11,10 +17,20 @@ export async function responsesCreate(
 ): Promise<HttpResponseInit> {
   const caller = await authenticate(request);
   const { body } = await readJsonObject(request);
-  const prepared = await prepareCreate(caller, body);
   const cc = { caller, context, signal: disconnectSignal(context.invocationId) };
-  if (prepared.fields.stream) return sse(await createResponseStream(cc, prepared));
-  return json(200, await createResponse(cc, prepared));
+  const idempotencyKey = request.headers.get('idempotency-key');
+  if (idempotencyKey !== null) {
+    return json(
+      200,
+      await createResponseIdempotent(cc, body, idempotencyKey, request.headers.get('x-webhook-url')),
+    );
+  }
+  const prepared = await prepareCreate(caller, body);
+  const webhookUrl = prepared.fields.background
+    ? await resolveWebhookTarget(caller, request.headers.get('x-webhook-url'))
+    : undefined;
+  if (prepared.fields.stream) return sse(await createResponseStream({ ...cc, webhookUrl }, prepared));
+  return json(200, await createResponse({ ...cc, webhookUrl }, prepared));
 }
 
 // authLevel anonymous: the app authenticates every caller itself (gateway keys or Entra ID), see shared/auth.ts.

@@ -21,7 +21,20 @@ import { assertFilesOwned } from '../files';
 import { assertOwned, forgetOwnership, recordOwnership, responseNotFound } from '../ownership';
 import { deleteUploadedFiles, resolveDocumentRefs } from './documents-ref';
 import { previousResponseId, resolveModel, validateCreate, type CreateFields } from './validate';
-import { deleteJob, recordCancel, terminalResponseFromJob, trackBackgroundJob } from '../jobs';
+import {
+  deleteJob,
+  recordCancel,
+  resolveWebhookTarget,
+  terminalResponseFromJob,
+  trackBackgroundJob,
+} from '../jobs';
+import {
+  abandonIdempotent,
+  beginIdempotent,
+  completeIdempotent,
+  hashRequestBody,
+  validateIdempotencyKey,
+} from '../idempotency';
 
 type Body = Record<string, unknown>;
 
@@ -170,6 +183,42 @@ export async function createResponse(cc: CreateContext, prepared: PreparedCreate
     usage: response.usage,
   });
   return response;
+}
+
+/**
+ * A non-streaming create behind an `Idempotency-Key`: the same key with the same body replays the first
+ * result without a second upstream create (for 24 hours, across restarts); a different body is 422; a repeat
+ * while the first is running is 409. Only behind such a key may the backend retry a create on 5xx/timeouts.
+ */
+export async function createResponseIdempotent(
+  cc: CreateContext,
+  body: Body,
+  rawKey: string,
+  webhookHeader: string | null,
+): Promise<Response> {
+  const key = validateIdempotencyKey(rawKey);
+  if (body.stream === true) {
+    throw badRequest(
+      'Idempotency-Key applies to non-streaming creates; to recover a stream, resume it with GET /responses/{id}?stream=true&starting_after=N.',
+      'stream',
+      'idempotency_stream_unsupported',
+    );
+  }
+  // Hash the body as sent, before document references are resolved in place.
+  const begun = await beginIdempotent(cc.caller, key, hashRequestBody(body));
+  if (begun.kind === 'replay') return begun.body as Response;
+  try {
+    const prepared = await prepareCreate(cc.caller, body);
+    const webhookUrl = prepared.fields.background
+      ? await resolveWebhookTarget(cc.caller, webhookHeader)
+      : undefined;
+    const response = await createResponse({ ...cc, webhookUrl, idempotent: true }, prepared);
+    await completeIdempotent(begun.token, 200, response);
+    return response;
+  } catch (e) {
+    await abandonIdempotent(begun.token).catch(() => undefined);
+    throw e;
+  }
 }
 
 export function sseFrame(event: { type: string }): string {
