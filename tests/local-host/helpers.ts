@@ -20,10 +20,51 @@ export async function waitFor<T>(
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** The fixture's in-memory observations (hooks, uploads, timer runs, blob attempts). */
-export async function fixtureState(url: string): Promise<any> {
+/** The fixture's in-memory observations (`fixture-app/lib/state.js`). */
+export interface FixtureState {
+  hooks: {
+    appStart: { hookData: string } | null;
+    preInvocation: number;
+    postInvocation: number;
+    lastPostSawPre: boolean;
+  };
+  uploads: Record<string, { status: 'reading' | 'completed' | 'aborted'; bytes: number }>;
+  timer: {
+    count: number;
+    running: number;
+    maxRunning: number;
+    last?: {
+      isPastDue: boolean;
+      scheduleStatus: { last?: string; next?: string; lastUpdated?: string } | null;
+      at: number;
+    };
+  };
+  startupTimer: { count: number; last?: { isPastDue: boolean } };
+  blobAttempts: Record<string, number>;
+}
+
+export async function fixtureState(url: string): Promise<FixtureState> {
   const res = await fetch(`${url}/api/state`);
-  return res.json();
+  return (await res.json()) as FixtureState;
+}
+
+/** What the fixture blob function wrote for one blob. */
+export interface BlobReport {
+  isBuffer: boolean;
+  text: string;
+  triggerMetadata: {
+    name: string;
+    blobTrigger: string;
+    uri: string;
+    properties: {
+      eTag: string;
+      contentLength: number;
+      contentType: string;
+      lastModified: string;
+      [k: string]: unknown;
+    };
+    metadata: Record<string, string>;
+  };
 }
 
 export async function uploadText(
@@ -42,10 +83,14 @@ export async function uploadText(
 }
 
 /** The fixture blob function's report for `name`, once it exists. */
-export async function readReport(connectionString: string, container: string, name: string): Promise<any> {
+export async function readReport(
+  connectionString: string,
+  container: string,
+  name: string,
+): Promise<BlobReport | undefined> {
   const blob = BlobServiceClient.fromConnectionString(connectionString)
     .getContainerClient(container)
     .getBlobClient(`${name}.json`);
   if (!(await blob.exists())) return undefined;
-  return JSON.parse((await blob.downloadToBuffer()).toString('utf8'));
+  return JSON.parse((await blob.downloadToBuffer()).toString('utf8')) as BlobReport;
 }

@@ -29,8 +29,8 @@ describe('timer triggers', () => {
     );
     const { timer } = await fixtureState(h.url);
     expect(timer.maxRunning).toBe(1);
-    expect(timer.last.isPastDue).toBe(false);
-    expect(timer.last.scheduleStatus).toMatchObject({ next: expect.any(String) });
+    expect(timer.last?.isPastDue).toBe(false);
+    expect(timer.last?.scheduleStatus).toMatchObject({ next: expect.any(String) });
     expect(lines.some((l) => l.includes("[tick] Executed 'Functions.tick' (Succeeded"))).toBe(true);
   });
 
@@ -63,7 +63,7 @@ describe('timer triggers', () => {
     const { timer } = await fixtureState(h.url);
     expect(timer.count).toBe(1);
     expect(timer.running).toBe(0);
-    expect(timer.last.isPastDue).toBe(false);
+    expect(timer.last?.isPastDue).toBe(false);
     expect(
       (await fetch(`${h.url}/admin/functions/no-such-function`, { method: 'POST', body: '{}' })).status,
     ).toBe(404);
