@@ -42,7 +42,8 @@ rid() {
   echo "$os-$arch"
 }
 
-works() { [ -n "$1" ] && [ -x "$1" ] && "$1" --version >/dev/null 2>&1; }
+# A usable CLI answers --version; its answer is kept for the log line.
+works() { [ -n "$1" ] && [ -x "$1" ] && bicep_version="$("$1" --version 2>&1 | head -n 1)"; }
 
 # Restores the CLI package into a temporary folder with a throwaway project (PackageDownload: no build, no
 # reference assemblies), then moves the binary into the cache in one rename so parallel runs never see half a file.
@@ -101,6 +102,7 @@ find_bicep() {
 }
 
 bicep=""
+bicep_version=""
 skip_reason=""
 started=$SECONDS
 if ! find_bicep; then
@@ -111,7 +113,7 @@ if ! find_bicep; then
   fi
   exit 0
 fi
-echo "bicep-check: using $bicep ($("$bicep" --version 2>&1 | head -n 1))"
+echo "bicep-check: using $bicep ($bicep_version)"
 
 mkdir -p "$out"
 warnings=0
