@@ -50,6 +50,12 @@ function entraCaller(request: HttpRequest): Caller | undefined {
 
 /** The authenticated caller, or a 401 ApiError. */
 export async function authenticate(request: HttpRequest): Promise<Caller> {
+  // With App Service Authentication in front, a validated Entra token arrives as `Authorization: Bearer <jwt>`
+  // plus the principal headers the platform adds; the principal wins so the JWT is not mistaken for a key.
+  if (getConfig().appServiceAuth && request.headers.has('x-ms-client-principal-id')) {
+    const caller = entraCaller(request);
+    if (caller) return caller;
+  }
   const key = presentedKey(request);
   if (key) {
     const caller = await callerForKey(key);
