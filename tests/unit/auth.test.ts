@@ -57,3 +57,14 @@ describe('caller identity from App Service Authentication', () => {
     });
   });
 });
+
+describe('App Service Authentication in front of gateway keys', () => {
+  beforeEach(() => configure(true));
+
+  it('takes the platform’s principal over the bearer token it validated', async () => {
+    const caller = await authenticate(
+      request({ authorization: 'Bearer eyJhbGciOi.jwt.from-entra', 'x-ms-client-principal-id': 'abc-123', 'x-ms-client-principal-name': 'svc' }),
+    );
+    expect(caller.id).toBe('entra:abc-123');
+  });
+});
