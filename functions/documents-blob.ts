@@ -1,0 +1,39 @@
+import { app, type InvocationContext } from '@azure/functions';
+import { documentStorageNames } from '../shared/documents/names';
+import { processDocumentBlob, registerDocumentFinalizer } from '../shared/documents/process';
+import { deliveryFromTrigger } from '../shared/documents/trigger';
+
+/**
+ * A blob in `documents/` is summarized into `summaries/`. Rejections and duplicates are normal outcomes; anything
+ * unexpected is logged and rethrown so the platform retries the delivery (the work resumes from its claim).
+ */
+export async function documentsBlob(blob: unknown, context: InvocationContext): Promise<void> {
+  const delivery = deliveryFromTrigger(blob, context.triggerMetadata, documentStorageNames().documents);
+  try {
+    await processDocumentBlob(delivery, context);
+  } catch (e) {
+    context.error(
+      JSON.stringify({
+        event: 'document',
+        outcome: 'error',
+        blob: delivery.name,
+        etag: delivery.etag,
+        error: e instanceof Error ? e.message : String(e),
+      }),
+    );
+    throw e;
+  }
+}
+
+// The finalizer of `document` jobs runs in whichever instance's poller finalizes the job; every instance loads
+// this file, so registering here makes it present wherever the poller runs.
+registerDocumentFinalizer();
+
+// Flex Consumption supports only the Event Grid blob trigger; infra points the subscription at
+// `Host.Functions.documents-blob`, so the name must stay.
+app.storageBlob('documents-blob', {
+  path: 'documents/{name}',
+  connection: 'AzureWebJobsStorage',
+  source: 'EventGrid',
+  handler: documentsBlob,
+});
