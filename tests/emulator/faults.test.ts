@@ -47,7 +47,9 @@ describe('fault injection', () => {
   it('lets the SDK retry through a burst of 429s using the retry hint', async () => {
     await h.addFault({ kind: '429', count: 2, retryAfterMs: 50 });
     await h.call('/_emulator/stats/reset', { method: 'POST' });
-    const response = await h.clientWith({ maxRetries: 3 }).responses.create({ model: 'gpt-4.1', input: 'retry me' });
+    const response = await h
+      .clientWith({ maxRetries: 3 })
+      .responses.create({ model: 'gpt-4.1', input: 'retry me' });
     expect(response.status).toBe('completed');
     expect((await stats()).requests['POST /responses']).toBe(3);
   });
@@ -86,7 +88,10 @@ describe('fault injection', () => {
 
   it('cuts a stream mid-way without a terminal event, and the rest can be resumed', async () => {
     await h.addFault({ kind: 'stream_cut', afterEvents: 4, count: 1 });
-    const res = await h.call('/openai/v1/responses', { method: 'POST', body: JSON.stringify({ model: 'gpt-4.1', input: 'cut me off', stream: true }) });
+    const res = await h.call('/openai/v1/responses', {
+      method: 'POST',
+      body: JSON.stringify({ model: 'gpt-4.1', input: 'cut me off', stream: true }),
+    });
     const events = parseSse(await res.text()).map((f) => JSON.parse(f.data) as ResponseStreamEvent);
     expect(events).toHaveLength(4);
     expect(events.some((e) => e.type === 'response.completed')).toBe(false);
@@ -99,13 +104,20 @@ describe('fault injection', () => {
 
   it('can drop the socket abruptly, which the SDK reports as an error', async () => {
     await h.addFault({ kind: 'stream_cut', afterEvents: 2, abort: true, count: 1 });
-    const stream = await h.clientWith({ maxRetries: 0 }).responses.create({ model: 'gpt-4.1', input: 'drop', stream: true });
+    const stream = await h
+      .clientWith({ maxRetries: 0 })
+      .responses.create({ model: 'gpt-4.1', input: 'drop', stream: true });
     await expect(collect(stream)).rejects.toThrow();
   });
 
   it('keeps a background response queued while stuck_queued is active, until cancelled', async () => {
     await h.addFault({ kind: 'stuck_queued', count: 1 });
-    const created = await h.client.responses.create({ model: 'gpt-4.1', input: 'never starts', background: true, metadata: { emulator_duration_ms: '50' } });
+    const created = await h.client.responses.create({
+      model: 'gpt-4.1',
+      input: 'never starts',
+      background: true,
+      metadata: { emulator_duration_ms: '50' },
+    });
     await sleep(250);
     expect((await h.client.responses.retrieve(created.id)).status).toBe('queued');
     expect((await h.client.responses.cancel(created.id)).status).toBe('cancelled');
@@ -113,15 +125,26 @@ describe('fault injection', () => {
 
   it('reports completed after acknowledging a cancel when cancel_then_completed is active', async () => {
     await h.addFault({ kind: 'cancel_then_completed', count: 1 });
-    const created = await h.client.responses.create({ model: 'gpt-4.1', input: 'race', background: true, metadata: { emulator_duration_ms: '200' } });
+    const created = await h.client.responses.create({
+      model: 'gpt-4.1',
+      input: 'race',
+      background: true,
+      metadata: { emulator_duration_ms: '200' },
+    });
     expect((await h.client.responses.cancel(created.id)).status).toBe('cancelled');
-    const later = await until(() => h.client.responses.retrieve(created.id), (r) => r.status === 'completed');
+    const later = await until(
+      () => h.client.responses.retrieve(created.id),
+      (r) => r.status === 'completed',
+    );
     expect(later.status).toBe('completed');
     expect(later.output_text).toContain('race');
   });
 
   it('rejects an unknown fault kind and requires the api key on control routes', async () => {
-    const bad = await h.call('/_emulator/faults', { method: 'POST', body: JSON.stringify({ kind: 'meteor' }) });
+    const bad = await h.call('/_emulator/faults', {
+      method: 'POST',
+      body: JSON.stringify({ kind: 'meteor' }),
+    });
     expect(bad.status).toBe(400);
     const anonymous = await fetch(`${h.emulator.url}/_emulator/stats`);
     expect(anonymous.status).toBe(401);

@@ -28,8 +28,17 @@ afterAll(async () => {
 
 describe('files', () => {
   it('uploads with purpose assistants, reads the file back and deletes it', async () => {
-    const file = await h.client.files.create({ file: await toFile(pdf, 'report.pdf', { type: 'application/pdf' }), purpose: 'assistants' });
-    expect(file).toMatchObject({ object: 'file', filename: 'report.pdf', purpose: 'assistants', bytes: pdf.length, status: 'processed' });
+    const file = await h.client.files.create({
+      file: await toFile(pdf, 'report.pdf', { type: 'application/pdf' }),
+      purpose: 'assistants',
+    });
+    expect(file).toMatchObject({
+      object: 'file',
+      filename: 'report.pdf',
+      purpose: 'assistants',
+      bytes: pdf.length,
+      status: 'processed',
+    });
     expect(file.id).toMatch(/^file-/);
 
     expect(await h.client.files.retrieve(file.id)).toEqual(file);
@@ -42,7 +51,9 @@ describe('files', () => {
   });
 
   it('refuses purpose user_data like Azure does', async () => {
-    const error = await h.client.files.create({ file: await toFile(pdf, 'report.pdf'), purpose: 'user_data' }).catch((e: unknown) => e);
+    const error = await h.client.files
+      .create({ file: await toFile(pdf, 'report.pdf'), purpose: 'user_data' })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect((error as Error).message).toContain("'assistants'");
   });
@@ -51,7 +62,11 @@ describe('files', () => {
     const form = new FormData();
     form.append('purpose', 'assistants');
     form.append('file', new Blob([pdf]), 'legacy.pdf');
-    const res = await fetch(`${h.emulator.url}/openai/files`, { method: 'POST', headers: { 'api-key': 'emulator-key' }, body: form });
+    const res = await fetch(`${h.emulator.url}/openai/files`, {
+      method: 'POST',
+      headers: { 'api-key': 'emulator-key' },
+      body: form,
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ filename: 'legacy.pdf' });
   });
@@ -65,7 +80,11 @@ describe('PDF input', () => {
         {
           role: 'user',
           content: [
-            { type: 'input_file', filename: 'report.pdf', file_data: `data:application/pdf;base64,${pdf.toString('base64')}` },
+            {
+              type: 'input_file',
+              filename: 'report.pdf',
+              file_data: `data:application/pdf;base64,${pdf.toString('base64')}`,
+            },
             { type: 'input_text', text: 'Summarize this PDF.' },
           ],
         },
@@ -76,10 +95,21 @@ describe('PDF input', () => {
   });
 
   it('summarizes an uploaded PDF referenced by file_id', async () => {
-    const file = await h.client.files.create({ file: await toFile(pdf, 'nucleus_sampling.pdf'), purpose: 'assistants' });
+    const file = await h.client.files.create({
+      file: await toFile(pdf, 'nucleus_sampling.pdf'),
+      purpose: 'assistants',
+    });
     const response = await h.client.responses.create({
       model: 'gpt-4.1',
-      input: [{ role: 'user', content: [{ type: 'input_file', file_id: file.id }, { type: 'input_text', text: 'Summarize this PDF.' }] }],
+      input: [
+        {
+          role: 'user',
+          content: [
+            { type: 'input_file', file_id: file.id },
+            { type: 'input_text', text: 'Summarize this PDF.' },
+          ],
+        },
+      ],
     });
     expect(response.output_text).toContain('Summary of nucleus_sampling.pdf (2 pages)');
     expect(response.output_text).toContain('grew by 42 percent in Oslo');
@@ -91,7 +121,18 @@ describe('PDF input', () => {
       const error = await h.client.responses
         .create({
           model: 'gpt-4.1',
-          input: [{ role: 'user', content: [{ type: 'input_file', filename: 'bad.pdf', file_data: `data:application/pdf;base64,${data.toString('base64')}` }] }],
+          input: [
+            {
+              role: 'user',
+              content: [
+                {
+                  type: 'input_file',
+                  filename: 'bad.pdf',
+                  file_data: `data:application/pdf;base64,${data.toString('base64')}`,
+                },
+              ],
+            },
+          ],
         })
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(OpenAI.BadRequestError);
@@ -101,7 +142,10 @@ describe('PDF input', () => {
 
   it('refuses an unknown file_id with 400', async () => {
     await expect(
-      h.client.responses.create({ model: 'gpt-4.1', input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'file-nope' }] }] }),
+      h.client.responses.create({
+        model: 'gpt-4.1',
+        input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'file-nope' }] }],
+      }),
     ).rejects.toBeInstanceOf(OpenAI.BadRequestError);
   });
 });

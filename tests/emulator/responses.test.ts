@@ -25,12 +25,24 @@ describe('creating and reading responses', () => {
     const message = response.output[0];
     expect(message?.type).toBe('message');
     expect(message && 'id' in message ? message.id : '').toMatch(/^msg_/);
-    for (const field of ['error', 'incomplete_details', 'instructions', 'metadata', 'tools', 'tool_choice', 'temperature', 'top_p', 'parallel_tool_calls']) {
+    for (const field of [
+      'error',
+      'incomplete_details',
+      'instructions',
+      'metadata',
+      'tools',
+      'tool_choice',
+      'temperature',
+      'top_p',
+      'parallel_tool_calls',
+    ]) {
       expect(response).toHaveProperty(field);
     }
     expect(response.usage?.input_tokens).toBeGreaterThan(0);
     expect(response.usage?.output_tokens).toBeGreaterThan(0);
-    expect(response.usage?.total_tokens).toBe((response.usage?.input_tokens ?? 0) + (response.usage?.output_tokens ?? 0));
+    expect(response.usage?.total_tokens).toBe(
+      (response.usage?.input_tokens ?? 0) + (response.usage?.output_tokens ?? 0),
+    );
   });
 
   it('tags every answer with a request id, errors included', async () => {
@@ -67,20 +79,31 @@ describe('creating and reading responses', () => {
     const wrong = h.clientWith({ apiKey: 'wrong-key', maxRetries: 0 });
     const error = await wrong.responses.create({ model: 'gpt-4.1', input: 'hi' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.AuthenticationError);
-    expect((error as InstanceType<typeof OpenAI.AuthenticationError>).error).toMatchObject({ code: '401', type: 'invalid_request_error' });
+    expect((error as InstanceType<typeof OpenAI.AuthenticationError>).error).toMatchObject({
+      code: '401',
+      type: 'invalid_request_error',
+    });
     expect((await fetch(`${h.baseURL}/models`)).status).toBe(401);
   });
 
   it('answers an unknown deployment with Azure DeploymentNotFound', async () => {
-    const error = await h.client.responses.create({ model: 'gpt-nope', input: 'hi' }).catch((e: unknown) => e);
+    const error = await h.client.responses
+      .create({ model: 'gpt-nope', input: 'hi' })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.NotFoundError);
-    const body = (error as InstanceType<typeof OpenAI.NotFoundError>).error as { code: string; message: string };
+    const body = (error as InstanceType<typeof OpenAI.NotFoundError>).error as {
+      code: string;
+      message: string;
+    };
     expect(body.code).toBe('DeploymentNotFound');
     expect(body.message).toMatch(/^The API deployment for this resource does not exist\./);
   });
 
   it('requires model', async () => {
-    const res = await h.call('/openai/v1/responses', { method: 'POST', body: JSON.stringify({ input: 'hi' }) });
+    const res = await h.call('/openai/v1/responses', {
+      method: 'POST',
+      body: JSON.stringify({ input: 'hi' }),
+    });
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ error: { param: 'model', code: 'missing_required_parameter' } });
   });
@@ -99,63 +122,119 @@ describe('creating and reading responses', () => {
           content: [
             { type: 'input_text', text: 'What is in this image?' },
             { type: 'input_image', image_url: 'https://example.com/otter.png', detail: 'auto' },
-            { type: 'input_image', image_url: `data:image/png;base64,${Buffer.from('12345678').toString('base64')}`, detail: 'low' },
+            {
+              type: 'input_image',
+              image_url: `data:image/png;base64,${Buffer.from('12345678').toString('base64')}`,
+              detail: 'low',
+            },
           ],
         },
       ],
     });
-    expect(response.output_text).toContain('I received 2 images: https://example.com/otter.png; an inline image/png of 8 bytes.');
+    expect(response.output_text).toContain(
+      'I received 2 images: https://example.com/otter.png; an inline image/png of 8 bytes.',
+    );
   });
 });
 
 describe('conversations', () => {
   it('carries earlier turns through previous_response_id', async () => {
-    const first = await h.client.responses.create({ model: 'gpt-4.1', input: 'Define catastrophic forgetting.' });
-    const second = await h.client.responses.create({ model: 'gpt-4.1', previous_response_id: first.id, input: 'Explain it for a college freshman.' });
-    const third = await h.client.responses.create({ model: 'gpt-4.1', previous_response_id: second.id, input: 'Shorter please.' });
+    const first = await h.client.responses.create({
+      model: 'gpt-4.1',
+      input: 'Define catastrophic forgetting.',
+    });
+    const second = await h.client.responses.create({
+      model: 'gpt-4.1',
+      previous_response_id: first.id,
+      input: 'Explain it for a college freshman.',
+    });
+    const third = await h.client.responses.create({
+      model: 'gpt-4.1',
+      previous_response_id: second.id,
+      input: 'Shorter please.',
+    });
 
     expect(second.previous_response_id).toBe(first.id);
     expect(second.output_text).toContain('You said: "Explain it for a college freshman."');
-    expect(second.output_text).toContain('1 earlier turn in this conversation; the first thing you said was: "Define catastrophic forgetting."');
+    expect(second.output_text).toContain(
+      '1 earlier turn in this conversation; the first thing you said was: "Define catastrophic forgetting."',
+    );
     expect(third.output_text).toContain('2 earlier turns');
     expect(third.usage!.input_tokens).toBeGreaterThan(second.usage!.input_tokens);
   });
 
   it('refuses an unknown previous_response_id with 404', async () => {
-    const error = await h.client.responses.create({ model: 'gpt-4.1', previous_response_id: 'resp_missing', input: 'hi' }).catch((e: unknown) => e);
+    const error = await h.client.responses
+      .create({ model: 'gpt-4.1', previous_response_id: 'resp_missing', input: 'hi' })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.NotFoundError);
     expect((error as InstanceType<typeof OpenAI.NotFoundError>).param).toBe('previous_response_id');
   });
 
   it('understands manual chaining with earlier output items sent back as input', async () => {
-    const inputs: ResponseInputItem[] = [{ type: 'message', role: 'user', content: 'Define and explain the concept of catastrophic forgetting?' }];
+    const inputs: ResponseInputItem[] = [
+      {
+        type: 'message',
+        role: 'user',
+        content: 'Define and explain the concept of catastrophic forgetting?',
+      },
+    ];
     const first = await h.client.responses.create({ model: 'gpt-4.1', input: inputs });
     inputs.push(...(first.output as ResponseInputItem[]));
-    inputs.push({ role: 'user', type: 'message', content: 'Explain this at a level that could be understood by a college freshman' });
+    inputs.push({
+      role: 'user',
+      type: 'message',
+      content: 'Explain this at a level that could be understood by a college freshman',
+    });
     const second = await h.client.responses.create({ model: 'gpt-4.1', input: inputs });
     expect(second.output_text).toContain('1 earlier turn');
     expect(second.output_text).toContain('"Define and explain the concept of catastrophic forgetting?"');
   });
 
   it('pages input items with limit, order, after and before', async () => {
-    const first = await h.client.responses.create({ model: 'gpt-4.1', input: [1, 2, 3].map((n) => ({ role: 'user' as const, content: `turn ${n}` })) });
-    const second = await h.client.responses.create({ model: 'gpt-4.1', previous_response_id: first.id, input: 'turn 4' });
+    const first = await h.client.responses.create({
+      model: 'gpt-4.1',
+      input: [1, 2, 3].map((n) => ({ role: 'user' as const, content: `turn ${n}` })),
+    });
+    const second = await h.client.responses.create({
+      model: 'gpt-4.1',
+      previous_response_id: first.id,
+      input: 'turn 4',
+    });
     // Context of the second turn: three user messages, the first answer, the fourth user message.
     const all: ResponseItem[] = [];
-    for await (const item of h.client.responses.inputItems.list(second.id, { order: 'asc', limit: 2 })) all.push(item);
+    for await (const item of h.client.responses.inputItems.list(second.id, { order: 'asc', limit: 2 }))
+      all.push(item);
     expect(all).toHaveLength(5);
     expect(all.every((i) => 'id' in i && /^msg_/.test(i.id))).toBe(true);
-    expect(all.map((i) => (i.type === 'message' ? i.role : i.type))).toEqual(['user', 'user', 'user', 'assistant', 'user']);
+    expect(all.map((i) => (i.type === 'message' ? i.role : i.type))).toEqual([
+      'user',
+      'user',
+      'user',
+      'assistant',
+      'user',
+    ]);
 
     const newestFirst = await h.client.responses.inputItems.list(second.id, { limit: 2 });
     expect(newestFirst.data.map((i) => i.id)).toEqual([all[4]!.id, all[3]!.id]);
     expect(newestFirst.has_more).toBe(true);
 
-    const after = await h.client.responses.inputItems.list(second.id, { order: 'asc', after: all[1]!.id, limit: 2 });
+    const after = await h.client.responses.inputItems.list(second.id, {
+      order: 'asc',
+      after: all[1]!.id,
+      limit: 2,
+    });
     expect(after.data.map((i) => i.id)).toEqual([all[2]!.id, all[3]!.id]);
 
-    const before = await h.call(`/openai/v1/responses/${second.id}/input_items?order=asc&before=${all[2]!.id}`);
-    const page = (await before.json()) as { data: Array<{ id: string }>; first_id: string; last_id: string; has_more: boolean };
+    const before = await h.call(
+      `/openai/v1/responses/${second.id}/input_items?order=asc&before=${all[2]!.id}`,
+    );
+    const page = (await before.json()) as {
+      data: Array<{ id: string }>;
+      first_id: string;
+      last_id: string;
+      has_more: boolean;
+    };
     expect(page.data.map((i) => i.id)).toEqual([all[0]!.id, all[1]!.id]);
     expect(page).toMatchObject({ first_id: all[0]!.id, last_id: all[1]!.id, has_more: false });
   });
@@ -163,10 +242,17 @@ describe('conversations', () => {
   it('counts input tokens, earlier turns included', async () => {
     const short = await h.client.responses.inputTokens.count({ model: 'gpt-4.1', input: 'Hello there' });
     expect(short).toEqual({ object: 'response.input_tokens', input_tokens: expect.any(Number) as number });
-    const long = await h.client.responses.inputTokens.count({ model: 'gpt-4.1', input: 'Hello there '.repeat(100) });
+    const long = await h.client.responses.inputTokens.count({
+      model: 'gpt-4.1',
+      input: 'Hello there '.repeat(100),
+    });
     expect(long.input_tokens).toBeGreaterThan(short.input_tokens + 200);
     const first = await h.client.responses.create({ model: 'gpt-4.1', input: 'Hello there '.repeat(100) });
-    const chained = await h.client.responses.inputTokens.count({ model: 'gpt-4.1', previous_response_id: first.id, input: 'and?' });
+    const chained = await h.client.responses.inputTokens.count({
+      model: 'gpt-4.1',
+      previous_response_id: first.id,
+      input: 'and?',
+    });
     expect(chained.input_tokens).toBeGreaterThan(long.input_tokens);
   });
 });
@@ -177,7 +263,13 @@ describe('compaction', () => {
       model: 'gpt-4.1',
       input: [
         { role: 'user', content: 'Create a simple landing page for a dog petting café.' },
-        { id: 'msg_001', type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: 'Here it is...', annotations: [] }] },
+        {
+          id: 'msg_001',
+          type: 'message',
+          status: 'completed',
+          role: 'assistant',
+          content: [{ type: 'output_text', text: 'Here it is...', annotations: [] }],
+        },
       ],
     });
     expect(compacted.object).toBe('response.compaction');
@@ -191,12 +283,20 @@ describe('compaction', () => {
       input: [...(compacted.output as ResponseInputItem[]), { role: 'user', content: 'Add opening hours.' }],
     });
     expect(next.output_text).toContain('You said: "Add opening hours."');
-    expect(next.output_text).toContain('1 earlier turn in this conversation; the first thing you said was: "Create a simple landing page for a dog petting café."');
+    expect(next.output_text).toContain(
+      '1 earlier turn in this conversation; the first thing you said was: "Create a simple landing page for a dog petting café."',
+    );
   });
 
   it('compacts by previous_response_id', async () => {
-    const initial = await h.client.responses.create({ model: 'gpt-4.1', input: 'What is the size of France?' });
-    const compacted = await h.client.responses.compact({ model: 'gpt-4.1', previous_response_id: initial.id });
+    const initial = await h.client.responses.create({
+      model: 'gpt-4.1',
+      input: 'What is the size of France?',
+    });
+    const compacted = await h.client.responses.compact({
+      model: 'gpt-4.1',
+      previous_response_id: initial.id,
+    });
     const next = await h.client.responses.create({
       model: 'gpt-4.1',
       input: [...(compacted.output as ResponseInputItem[]), { role: 'user', content: 'And Spain?' }],
@@ -213,7 +313,9 @@ describe('compaction', () => {
     });
     expect(below.output.some((i) => i.type === 'compaction')).toBe(false);
 
-    const conversation: ResponseInputItem[] = [{ type: 'message', role: 'user', content: `Let's begin a long coding task. ${'x'.repeat(800)}` }];
+    const conversation: ResponseInputItem[] = [
+      { type: 'message', role: 'user', content: `Let's begin a long coding task. ${'x'.repeat(800)}` },
+    ];
     const above = await h.client.responses.create({
       model: 'gpt-4.1',
       input: conversation,
@@ -222,16 +324,28 @@ describe('compaction', () => {
     });
     const compaction = above.output[0];
     expect(compaction?.type).toBe('compaction');
-    conversation.push(...(above.output as ResponseInputItem[]), { type: 'message', role: 'user', content: 'Next step.' });
+    conversation.push(...(above.output as ResponseInputItem[]), {
+      type: 'message',
+      role: 'user',
+      content: 'Next step.',
+    });
     // Items before the latest compaction can be dropped; the compaction item carries them.
     const pruned = conversation.slice(conversation.findIndex((i) => i.type === 'compaction'));
     const next = await h.client.responses.create({ model: 'gpt-4.1', input: pruned, store: false });
-    expect(next.output_text).toContain("1 earlier turn in this conversation; the first thing you said was: \"Let's begin a long coding task.");
+    expect(next.output_text).toContain(
+      '1 earlier turn in this conversation; the first thing you said was: "Let\'s begin a long coding task.',
+    );
   });
 
   it('refuses a compaction item it did not produce', async () => {
     const error = await h.client.responses
-      .create({ model: 'gpt-4.1', input: [{ type: 'compaction', encrypted_content: 'gAAAAAforged' }, { role: 'user', content: 'hi' }] })
+      .create({
+        model: 'gpt-4.1',
+        input: [
+          { type: 'compaction', encrypted_content: 'gAAAAAforged' },
+          { role: 'user', content: 'hi' },
+        ],
+      })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect((error as InstanceType<typeof OpenAI.BadRequestError>).code).toBe('invalid_encrypted_content');

@@ -34,7 +34,11 @@ describe('streaming', () => {
   it('sends SSE frames in the documented order, numbered from 0 without gaps, and no [DONE]', async () => {
     const res = await h.call('/openai/v1/responses', {
       method: 'POST',
-      body: JSON.stringify({ model: 'gpt-4.1', input: 'Summarize Azure OpenAI Responses API in one sentence.', stream: true }),
+      body: JSON.stringify({
+        model: 'gpt-4.1',
+        input: 'Summarize Azure OpenAI Responses API in one sentence.',
+        stream: true,
+      }),
     });
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
     expect(res.headers.get('x-request-id')).toBeTruthy();
@@ -55,7 +59,11 @@ describe('streaming', () => {
   it('spaces events as they are produced', async () => {
     const slow = await startHarness({ streamEventDelayMs: 40 });
     try {
-      const stream = await slow.client.responses.create({ model: 'gpt-4.1', input: 'one two three', stream: true });
+      const stream = await slow.client.responses.create({
+        model: 'gpt-4.1',
+        input: 'one two three',
+        stream: true,
+      });
       const stamps: number[] = [];
       for await (const _event of stream) stamps.push(Date.now());
       expect(stamps.at(-1)! - stamps[0]!).toBeGreaterThanOrEqual(40 * (stamps.length - 2));
@@ -69,18 +77,31 @@ describe('streaming', () => {
       model: 'o4-mini',
       stream: true,
       reasoning: { summary: 'auto' },
-      tools: [{ type: 'function', name: 'get_weather', strict: false, parameters: { type: 'object', properties: { location: { type: 'string' } } } }],
+      tools: [
+        {
+          type: 'function',
+          name: 'get_weather',
+          strict: false,
+          parameters: { type: 'object', properties: { location: { type: 'string' } } },
+        },
+      ],
       input: 'Weather in Paris?',
     });
     const types = shape(await collect(stream));
     expect(types).toEqual(
-      expect.arrayContaining(['response.reasoning_summary_text.delta', 'response.function_call_arguments.delta', 'response.function_call_arguments.done']),
+      expect.arrayContaining([
+        'response.reasoning_summary_text.delta',
+        'response.function_call_arguments.delta',
+        'response.function_call_arguments.done',
+      ]),
     );
     expect(types.at(-1)).toBe('response.completed');
   });
 
   it('replays the events after starting_after when a stream is resumed', async () => {
-    const original = await collect(await h.client.responses.create({ model: 'gpt-4.1', input: 'Resume me later.', stream: true }));
+    const original = await collect(
+      await h.client.responses.create({ model: 'gpt-4.1', input: 'Resume me later.', stream: true }),
+    );
     const id = original[0]?.type === 'response.created' ? original[0].response.id : '';
     const resumed = await collect(await h.client.responses.retrieve(id, { stream: true, starting_after: 4 }));
     expect(resumed.map((e) => e.sequence_number)).toEqual(original.slice(5).map((e) => e.sequence_number));
@@ -96,7 +117,11 @@ describe('streaming', () => {
 
 describe('background mode', () => {
   it('moves from queued through in_progress to completed', async () => {
-    const created = await h.client.responses.create({ model: 'o4-mini', input: 'Write me a very long story.', background: true });
+    const created = await h.client.responses.create({
+      model: 'o4-mini',
+      input: 'Write me a very long story.',
+      background: true,
+    });
     expect(created.status).toBe('queued');
     expect(created.background).toBe(true);
     const seen = new Set<string>([created.status ?? '']);
@@ -112,7 +137,9 @@ describe('background mode', () => {
   });
 
   it('requires store: true', async () => {
-    const error = await h.client.responses.create({ model: 'gpt-4.1', input: 'x', background: true, store: false }).catch((e: unknown) => e);
+    const error = await h.client.responses
+      .create({ model: 'gpt-4.1', input: 'x', background: true, store: false })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect((error as Error).message).toContain('store=true');
   });
@@ -132,8 +159,16 @@ describe('background mode', () => {
   });
 
   it('answers a cancel of a finished background response with its final object', async () => {
-    const created = await h.client.responses.create({ model: 'gpt-4.1', input: 'quick', background: true, metadata: { emulator_duration_ms: '0' } });
-    const done = await until(() => h.client.responses.retrieve(created.id), (r) => r.status === 'completed');
+    const created = await h.client.responses.create({
+      model: 'gpt-4.1',
+      input: 'quick',
+      background: true,
+      metadata: { emulator_duration_ms: '0' },
+    });
+    const done = await until(
+      () => h.client.responses.retrieve(created.id),
+      (r) => r.status === 'completed',
+    );
     expect((await h.client.responses.cancel(created.id)).status).toBe(done.status);
   });
 
@@ -145,7 +180,12 @@ describe('background mode', () => {
   });
 
   it('forgets a running response once deleted', async () => {
-    const created = await h.client.responses.create({ model: 'gpt-4.1', input: 'x', background: true, metadata: { emulator_duration_ms: '5000' } });
+    const created = await h.client.responses.create({
+      model: 'gpt-4.1',
+      input: 'x',
+      background: true,
+      metadata: { emulator_duration_ms: '5000' },
+    });
     await h.client.responses.delete(created.id);
     await expect(h.client.responses.retrieve(created.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
     await expect(h.client.responses.cancel(created.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
@@ -168,41 +208,78 @@ describe('background mode', () => {
       cursor = event.sequence_number;
       if (event.type === 'response.in_progress') break;
     }
-    expect(firstPart.map((e) => e.type)).toEqual(['response.created', 'response.queued', 'response.in_progress']);
+    expect(firstPart.map((e) => e.type)).toEqual([
+      'response.created',
+      'response.queued',
+      'response.in_progress',
+    ]);
     expect(firstPart[0]?.type === 'response.created' && firstPart[0].response.status).toBe('queued');
     expect((await h.client.responses.retrieve(id)).status).not.toBe('completed');
 
-    const rest = await collect(await h.client.responses.retrieve(id, { stream: true, starting_after: cursor }));
+    const rest = await collect(
+      await h.client.responses.retrieve(id, { stream: true, starting_after: cursor }),
+    );
     expect(rest[0]?.sequence_number).toBe(cursor + 1);
     expect(rest.map((e) => e.sequence_number)).toEqual(rest.map((_, i) => cursor + 1 + i));
     expect(rest.at(-1)?.type).toBe('response.completed');
   });
 
   it('takes its duration and outcome from metadata steering knobs', async () => {
-    const failed = await h.client.responses.create({ model: 'gpt-4.1', input: 'x', background: true, metadata: { emulator_outcome: 'failed', emulator_duration_ms: '50' } });
-    const failedFinal = await until(() => h.client.responses.retrieve(failed.id), (r) => r.status === 'failed');
+    const failed = await h.client.responses.create({
+      model: 'gpt-4.1',
+      input: 'x',
+      background: true,
+      metadata: { emulator_outcome: 'failed', emulator_duration_ms: '50' },
+    });
+    const failedFinal = await until(
+      () => h.client.responses.retrieve(failed.id),
+      (r) => r.status === 'failed',
+    );
     expect(failedFinal.status).toBe('failed');
     expect(failedFinal.error?.code).toBe('server_error');
 
-    const incomplete = await h.client.responses.create({ model: 'gpt-4.1', input: 'x', metadata: { emulator_outcome: 'incomplete' } });
+    const incomplete = await h.client.responses.create({
+      model: 'gpt-4.1',
+      input: 'x',
+      metadata: { emulator_outcome: 'incomplete' },
+    });
     expect(incomplete.status).toBe('incomplete');
     expect(incomplete.incomplete_details?.reason).toBe('max_output_tokens');
 
     const started = Date.now();
-    const slow = await h.client.responses.create({ model: 'gpt-4.1', input: 'x', background: true, metadata: { emulator_duration_ms: '800' } });
+    const slow = await h.client.responses.create({
+      model: 'gpt-4.1',
+      input: 'x',
+      background: true,
+      metadata: { emulator_duration_ms: '800' },
+    });
     await sleep(300);
     expect((await h.client.responses.retrieve(slow.id)).status).toBe('in_progress');
-    await until(() => h.client.responses.retrieve(slow.id), (r) => r.status === 'completed');
+    await until(
+      () => h.client.responses.retrieve(slow.id),
+      (r) => r.status === 'completed',
+    );
     expect(Date.now() - started).toBeGreaterThanOrEqual(750);
   });
 
   it('ends a failed stream with response.failed', async () => {
-    const events = await collect(await h.client.responses.create({ model: 'gpt-4.1', input: 'x', stream: true, metadata: { emulator_outcome: 'failed' } }));
+    const events = await collect(
+      await h.client.responses.create({
+        model: 'gpt-4.1',
+        input: 'x',
+        stream: true,
+        metadata: { emulator_outcome: 'failed' },
+      }),
+    );
     expect(events.at(-1)?.type).toBe('response.failed');
   });
 
   it('stops at max_output_tokens with an incomplete response', async () => {
-    const response = await h.client.responses.create({ model: 'gpt-4.1', input: 'tell me everything '.repeat(20), max_output_tokens: 16 });
+    const response = await h.client.responses.create({
+      model: 'gpt-4.1',
+      input: 'tell me everything '.repeat(20),
+      max_output_tokens: 16,
+    });
     expect(response.status).toBe('incomplete');
     expect(response.output_text.length).toBeLessThanOrEqual(64);
   });

@@ -16,11 +16,20 @@ export interface Harness {
 }
 
 export async function startHarness(options: EmulatorOptions = {}): Promise<Harness> {
-  const emulator = await startEmulator({ port: 0, streamEventDelayMs: 5, backgroundDurationMs: 300, ...options });
+  const emulator = await startEmulator({
+    port: 0,
+    streamEventDelayMs: 5,
+    backgroundDurationMs: 300,
+    ...options,
+  });
   const baseURL = `${emulator.url}/openai/v1`;
-  const clientWith = (o: ConstructorParameters<typeof OpenAI>[0]) => new OpenAI({ baseURL, apiKey: API_KEY, ...o });
+  const clientWith = (o: ConstructorParameters<typeof OpenAI>[0]) =>
+    new OpenAI({ baseURL, apiKey: API_KEY, ...o });
   const call = (path: string, init: RequestInit = {}) =>
-    fetch(`${emulator.url}${path}`, { ...init, headers: { 'api-key': API_KEY, 'content-type': 'application/json', ...init.headers } });
+    fetch(`${emulator.url}${path}`, {
+      ...init,
+      headers: { 'api-key': API_KEY, 'content-type': 'application/json', ...init.headers },
+    });
   return {
     emulator,
     baseURL,
@@ -70,7 +79,11 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `read` until `done` holds or the deadline passes. */
-export async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 5000): Promise<T> {
+export async function until<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 5000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await read();

@@ -24,7 +24,11 @@ const weatherTool: Tool = {
 
 describe('function calling', () => {
   it('calls a declared function with arguments taken from the question, then answers with its output', async () => {
-    const response = await h.client.responses.create({ model: 'gpt-4.1', tools: [weatherTool], input: 'What is the weather in San Francisco?' });
+    const response = await h.client.responses.create({
+      model: 'gpt-4.1',
+      tools: [weatherTool],
+      input: 'What is the weather in San Francisco?',
+    });
     const call = response.output.find((i) => i.type === 'function_call');
     expect(call?.type).toBe('function_call');
     if (call?.type !== 'function_call') return;
@@ -37,21 +41,37 @@ describe('function calling', () => {
       model: 'gpt-4.1',
       previous_response_id: response.id,
       tools: [weatherTool],
-      input: [{ type: 'function_call_output', call_id: call.call_id, output: JSON.stringify({ location: 'San Francisco', temperature: '70 F' }) }],
+      input: [
+        {
+          type: 'function_call_output',
+          call_id: call.call_id,
+          output: JSON.stringify({ location: 'San Francisco', temperature: '70 F' }),
+        },
+      ],
     });
-    expect(final.output_text).toBe('The function get_weather returned: {"location":"San Francisco","temperature":"70 F"}');
+    expect(final.output_text).toBe(
+      'The function get_weather returned: {"location":"San Francisco","temperature":"70 F"}',
+    );
   });
 
   it('refuses a function output whose call it never made', async () => {
     const error = await h.client.responses
-      .create({ model: 'gpt-4.1', input: [{ type: 'function_call_output', call_id: 'call_unknown', output: '{}' }] })
+      .create({
+        model: 'gpt-4.1',
+        input: [{ type: 'function_call_output', call_id: 'call_unknown', output: '{}' }],
+      })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect((error as Error).message).toContain('call_unknown');
   });
 
   it('answers in text when tool_choice is none', async () => {
-    const response = await h.client.responses.create({ model: 'gpt-4.1', tools: [weatherTool], tool_choice: 'none', input: 'Just talk.' });
+    const response = await h.client.responses.create({
+      model: 'gpt-4.1',
+      tools: [weatherTool],
+      tool_choice: 'none',
+      input: 'Just talk.',
+    });
     expect(response.output.map((i) => i.type)).toEqual(['message']);
   });
 });
@@ -86,7 +106,10 @@ describe('code interpreter', () => {
   });
 
   it('puts uploaded files in the container and refuses unknown ones', async () => {
-    const file = await h.client.files.create({ file: new File(['a,b\n1,2\n'], 'data.csv', { type: 'text/csv' }), purpose: 'assistants' });
+    const file = await h.client.files.create({
+      file: new File(['a,b\n1,2\n'], 'data.csv', { type: 'text/csv' }),
+      purpose: 'assistants',
+    });
     const response = await h.client.responses.create({
       model: 'gpt-4.1',
       tools: [{ type: 'code_interpreter', container: { type: 'auto', file_ids: [file.id] } }],
@@ -113,7 +136,11 @@ describe('remote MCP', () => {
   });
 
   it('lists tools and asks for approval, then calls the tool once approved', async () => {
-    const first = await h.client.responses.create({ model: 'gpt-4.1', tools: [mcpTool()], input: 'What is this repo in 100 words?' });
+    const first = await h.client.responses.create({
+      model: 'gpt-4.1',
+      tools: [mcpTool()],
+      input: 'What is this repo in 100 words?',
+    });
     expect(first.output.map((i) => i.type)).toEqual(['mcp_list_tools', 'mcp_approval_request']);
     const request = first.output[1];
     if (request?.type !== 'mcp_approval_request') throw new Error('no approval request');
@@ -137,18 +164,32 @@ describe('remote MCP', () => {
   });
 
   it('calls the tool directly when require_approval is never', async () => {
-    const response = await h.client.responses.create({ model: 'gpt-4.1', tools: [mcpTool('never')], input: 'Which transports does MCP support?' });
+    const response = await h.client.responses.create({
+      model: 'gpt-4.1',
+      tools: [mcpTool('never')],
+      input: 'Which transports does MCP support?',
+    });
     expect(response.output.map((i) => i.type)).toEqual(['mcp_list_tools', 'mcp_call', 'message']);
   });
 
   it('does not call the tool when approval is denied', async () => {
-    const first = await h.client.responses.create({ model: 'gpt-4.1', tools: [mcpTool()], input: 'Read the repo.' });
+    const first = await h.client.responses.create({
+      model: 'gpt-4.1',
+      tools: [mcpTool()],
+      input: 'Read the repo.',
+    });
     const request = first.output.find((i) => i.type === 'mcp_approval_request')!;
     const second = await h.client.responses.create({
       model: 'gpt-4.1',
       tools: [mcpTool()],
       previous_response_id: first.id,
-      input: [{ type: 'mcp_approval_response', approve: false, approval_request_id: (request as { id: string }).id }],
+      input: [
+        {
+          type: 'mcp_approval_response',
+          approve: false,
+          approval_request_id: (request as { id: string }).id,
+        },
+      ],
     });
     expect(second.output.some((i) => i.type === 'mcp_call')).toBe(false);
     expect(second.output_text).toContain('was not approved');
@@ -173,7 +214,11 @@ describe('reasoning deployments', () => {
 
     const second = await h.client.responses.create({
       model: 'o4-mini',
-      input: [{ role: 'user', content: 'What is the weather like today?' }, ...(first.output as ResponseInputItem[]), { role: 'user', content: 'And tomorrow?' }],
+      input: [
+        { role: 'user', content: 'What is the weather like today?' },
+        ...(first.output as ResponseInputItem[]),
+        { role: 'user', content: 'And tomorrow?' },
+      ],
       include: ['reasoning.encrypted_content'],
       store: false,
     });
@@ -186,7 +231,14 @@ describe('reasoning deployments', () => {
     expect(reasoning?.type === 'reasoning' && reasoning.encrypted_content).toBeFalsy();
 
     const error = await h.client.responses
-      .create({ model: 'o4-mini', store: false, input: [{ type: 'reasoning', id: 'rs_x', summary: [], encrypted_content: 'gAAAAAbogus' }, { role: 'user', content: 'hi' }] })
+      .create({
+        model: 'o4-mini',
+        store: false,
+        input: [
+          { type: 'reasoning', id: 'rs_x', summary: [], encrypted_content: 'gAAAAAbogus' },
+          { role: 'user', content: 'hi' },
+        ],
+      })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
   });
@@ -199,7 +251,9 @@ describe('reasoning deployments', () => {
 
 describe('image generation', () => {
   it('returns a real PNG when the image deployment header names a known deployment', async () => {
-    const client = h.clientWith({ defaultHeaders: { 'x-ms-oai-image-generation-deployment': 'gpt-image-1' } });
+    const client = h.clientWith({
+      defaultHeaders: { 'x-ms-oai-image-generation-deployment': 'gpt-image-1' },
+    });
     const response = await client.responses.create({
       model: 'gpt-4.1',
       input: 'Generate an image of a gray tabby cat hugging an otter with an orange scarf.',
@@ -215,15 +269,21 @@ describe('image generation', () => {
   });
 
   it('refuses the image tool without the deployment header, with an unknown deployment, or with streaming', async () => {
-    const noHeader = await h.client.responses.create({ model: 'gpt-4.1', input: 'Draw.', tools: [{ type: 'image_generation' }] }).catch((e: unknown) => e);
+    const noHeader = await h.client.responses
+      .create({ model: 'gpt-4.1', input: 'Draw.', tools: [{ type: 'image_generation' }] })
+      .catch((e: unknown) => e);
     expect(noHeader).toBeInstanceOf(OpenAI.BadRequestError);
     expect((noHeader as Error).message).toContain('x-ms-oai-image-generation-deployment');
 
     const unknown = h.clientWith({ defaultHeaders: { 'x-ms-oai-image-generation-deployment': 'dall-e-9' } });
-    await expect(unknown.responses.create({ model: 'gpt-4.1', input: 'Draw.', tools: [{ type: 'image_generation' }] })).rejects.toThrow(/dall-e-9/);
+    await expect(
+      unknown.responses.create({ model: 'gpt-4.1', input: 'Draw.', tools: [{ type: 'image_generation' }] }),
+    ).rejects.toThrow(/dall-e-9/);
 
     const known = h.clientWith({ defaultHeaders: { 'x-ms-oai-image-generation-deployment': 'gpt-image-1' } });
-    const streamed = await known.responses.create({ model: 'gpt-4.1', input: 'Draw.', tools: [{ type: 'image_generation' }], stream: true }).catch((e: unknown) => e);
+    const streamed = await known.responses
+      .create({ model: 'gpt-4.1', input: 'Draw.', tools: [{ type: 'image_generation' }], stream: true })
+      .catch((e: unknown) => e);
     expect(streamed).toBeInstanceOf(OpenAI.BadRequestError);
     expect((streamed as Error).message).toMatch(/does not support streaming/);
   });

@@ -37,7 +37,8 @@ export function requireDeployment(state: EmulatorState, model: unknown): string 
   if (model === undefined || model === null || model === '') {
     throw badRequest("Missing required parameter: 'model'.", 'model', 'missing_required_parameter');
   }
-  if (typeof model !== 'string') throw badRequest("Invalid type for 'model': expected a string.", 'model', 'invalid_type');
+  if (typeof model !== 'string')
+    throw badRequest("Invalid type for 'model': expected a string.", 'model', 'invalid_type');
   if (!state.options.deployments.includes(model)) throw deploymentNotFound();
   return model;
 }

@@ -19,11 +19,19 @@ export class EmulatorError extends Error {
 }
 
 /** 400 `invalid_request_error`, as OpenAI answers a malformed request. */
-export function badRequest(message: string, param: string | null = null, code: string | null = null): EmulatorError {
+export function badRequest(
+  message: string,
+  param: string | null = null,
+  code: string | null = null,
+): EmulatorError {
   return new EmulatorError(400, { error: { message, type: 'invalid_request_error', param, code } });
 }
 
-export function notFound(message: string, param: string | null = null, code: string | null = null): EmulatorError {
+export function notFound(
+  message: string,
+  param: string | null = null,
+  code: string | null = null,
+): EmulatorError {
   return new EmulatorError(404, { error: { message, type: 'invalid_request_error', param, code } });
 }
 
@@ -57,7 +65,12 @@ export function routeNotFound(): EmulatorError {
 
 export function methodNotAllowed(method: string): EmulatorError {
   return new EmulatorError(405, {
-    error: { message: `Method ${method} is not allowed on this route.`, type: 'invalid_request_error', param: null, code: null },
+    error: {
+      message: `Method ${method} is not allowed on this route.`,
+      type: 'invalid_request_error',
+      param: null,
+      code: null,
+    },
   });
 }
 

@@ -32,7 +32,9 @@ function started(item: ResponseOutputItem): ResponseOutputItem {
 }
 
 function itemEvents(item: ResponseOutputItem, output_index: number): UnsequencedEvent[] {
-  const events: UnsequencedEvent[] = [{ type: 'response.output_item.added', output_index, item: started(item) }];
+  const events: UnsequencedEvent[] = [
+    { type: 'response.output_item.added', output_index, item: started(item) },
+  ];
   const item_id = 'id' in item && item.id ? item.id : '';
   switch (item.type) {
     case 'message':
@@ -46,9 +48,23 @@ function itemEvents(item: ResponseOutputItem, output_index: number): Unsequenced
           part: { type: 'output_text', text: '', annotations: [], logprobs: [] },
         });
         for (const delta of chunkText(part.text)) {
-          events.push({ type: 'response.output_text.delta', item_id, output_index, content_index, delta, logprobs: [] });
+          events.push({
+            type: 'response.output_text.delta',
+            item_id,
+            output_index,
+            content_index,
+            delta,
+            logprobs: [],
+          });
         }
-        events.push({ type: 'response.output_text.done', item_id, output_index, content_index, text: part.text, logprobs: [] });
+        events.push({
+          type: 'response.output_text.done',
+          item_id,
+          output_index,
+          content_index,
+          text: part.text,
+          logprobs: [],
+        });
         events.push({ type: 'response.content_part.done', item_id, output_index, content_index, part });
       });
       break;
@@ -62,24 +78,53 @@ function itemEvents(item: ResponseOutputItem, output_index: number): Unsequenced
           part: { type: 'summary_text', text: '' },
         });
         for (const delta of chunkText(part.text)) {
-          events.push({ type: 'response.reasoning_summary_text.delta', item_id, output_index, summary_index, delta });
+          events.push({
+            type: 'response.reasoning_summary_text.delta',
+            item_id,
+            output_index,
+            summary_index,
+            delta,
+          });
         }
-        events.push({ type: 'response.reasoning_summary_text.done', item_id, output_index, summary_index, text: part.text });
-        events.push({ type: 'response.reasoning_summary_part.done', item_id, output_index, summary_index, part });
+        events.push({
+          type: 'response.reasoning_summary_text.done',
+          item_id,
+          output_index,
+          summary_index,
+          text: part.text,
+        });
+        events.push({
+          type: 'response.reasoning_summary_part.done',
+          item_id,
+          output_index,
+          summary_index,
+          part,
+        });
       });
       break;
     case 'function_call':
       for (const delta of chunkText(item.arguments, 8)) {
         events.push({ type: 'response.function_call_arguments.delta', item_id, output_index, delta });
       }
-      events.push({ type: 'response.function_call_arguments.done', item_id, output_index, name: item.name, arguments: item.arguments });
+      events.push({
+        type: 'response.function_call_arguments.done',
+        item_id,
+        output_index,
+        name: item.name,
+        arguments: item.arguments,
+      });
       break;
     case 'code_interpreter_call':
       events.push({ type: 'response.code_interpreter_call.in_progress', item_id, output_index });
       for (const delta of chunkText(item.code ?? '', 8)) {
         events.push({ type: 'response.code_interpreter_call_code.delta', item_id, output_index, delta });
       }
-      events.push({ type: 'response.code_interpreter_call_code.done', item_id, output_index, code: item.code ?? '' });
+      events.push({
+        type: 'response.code_interpreter_call_code.done',
+        item_id,
+        output_index,
+        code: item.code ?? '',
+      });
       events.push({ type: 'response.code_interpreter_call.interpreting', item_id, output_index });
       events.push({ type: 'response.code_interpreter_call.completed', item_id, output_index });
       break;
@@ -89,8 +134,18 @@ function itemEvents(item: ResponseOutputItem, output_index: number): Unsequenced
       break;
     case 'mcp_call':
       events.push({ type: 'response.mcp_call.in_progress', item_id, output_index });
-      events.push({ type: 'response.mcp_call_arguments.delta', item_id, output_index, delta: item.arguments });
-      events.push({ type: 'response.mcp_call_arguments.done', item_id, output_index, arguments: item.arguments });
+      events.push({
+        type: 'response.mcp_call_arguments.delta',
+        item_id,
+        output_index,
+        delta: item.arguments,
+      });
+      events.push({
+        type: 'response.mcp_call_arguments.done',
+        item_id,
+        output_index,
+        arguments: item.arguments,
+      });
       events.push({ type: 'response.mcp_call.completed', item_id, output_index });
       break;
     default:
@@ -125,4 +180,8 @@ export function planEvents(final: Response, background: boolean): UnsequencedEve
   return events;
 }
 
-export const TERMINAL_EVENTS: ReadonlySet<string> = new Set(['response.completed', 'response.failed', 'response.incomplete']);
+export const TERMINAL_EVENTS: ReadonlySet<string> = new Set([
+  'response.completed',
+  'response.failed',
+  'response.incomplete',
+]);

@@ -1,6 +1,14 @@
 import { badRequest } from './errors';
 
-export const FAULT_KINDS = ['429', '500', '503', 'latency', 'stream_cut', 'stuck_queued', 'cancel_then_completed'] as const;
+export const FAULT_KINDS = [
+  '429',
+  '500',
+  '503',
+  'latency',
+  'stream_cut',
+  'stuck_queued',
+  'cancel_then_completed',
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** A fault as `POST /_emulator/faults` accepts it. */
@@ -41,7 +49,11 @@ function asOptionalNumber(body: Record<string, unknown>, name: string, min: numb
 export function parseFault(body: Record<string, unknown>): FaultSpec {
   const kind = typeof body.kind === 'string' || typeof body.kind === 'number' ? String(body.kind) : '';
   if (!(FAULT_KINDS as readonly string[]).includes(kind)) {
-    throw badRequest(`'kind' must be one of ${FAULT_KINDS.join(', ')}; got '${kind}'.`, 'kind', 'invalid_value');
+    throw badRequest(
+      `'kind' must be one of ${FAULT_KINDS.join(', ')}; got '${kind}'.`,
+      'kind',
+      'invalid_value',
+    );
   }
   const spec: FaultSpec = { kind: kind as FaultKind };
   const count = asOptionalNumber(body, 'count', 1);

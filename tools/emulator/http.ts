@@ -37,7 +37,12 @@ export async function readJsonObject(req: IncomingMessage, limit: number): Promi
   return parsed as Record<string, unknown>;
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent) {
     res.end();
     return;
@@ -55,7 +60,11 @@ export function sendError(res: ServerResponse, error: EmulatorError): void {
   sendJson(res, error.status, error.body, error.headers);
 }
 
-export function errorBodyOf(err: unknown): { status: number; body: ErrorBody; headers: Record<string, string> } {
+export function errorBodyOf(err: unknown): {
+  status: number;
+  body: ErrorBody;
+  headers: Record<string, string>;
+} {
   if (err instanceof EmulatorError) return { status: err.status, body: err.body, headers: err.headers };
   return {
     status: 500,
@@ -81,7 +90,11 @@ export function queryInt(url: URL, name: string, min: number, max: number, fallb
   if (raw === null || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw badRequest(`Invalid '${name}': expected an integer between ${min} and ${max}, got '${raw}'.`, name, 'invalid_value');
+    throw badRequest(
+      `Invalid '${name}': expected an integer between ${min} and ${max}, got '${raw}'.`,
+      name,
+      'invalid_value',
+    );
   }
   return value;
 }

@@ -36,13 +36,18 @@ const ID_PREFIX: Record<string, IdPrefix> = {
 
 function normalizeUserContent(content: unknown, param: string): ResponseInputContent[] {
   if (typeof content === 'string') return [{ type: 'input_text', text: content }];
-  if (!Array.isArray(content)) throw badRequest(`Invalid '${param}.content': expected a string or an array of content parts.`, param);
+  if (!Array.isArray(content))
+    throw badRequest(`Invalid '${param}.content': expected a string or an array of content parts.`, param);
   return content.map((part, i) => {
     if (!isObject(part) || typeof part.type !== 'string') {
-      throw badRequest(`Invalid '${param}.content[${i}]': expected an object with a 'type'.`, `${param}.content[${i}]`);
+      throw badRequest(
+        `Invalid '${param}.content[${i}]': expected an object with a 'type'.`,
+        `${param}.content[${i}]`,
+      );
     }
     // Assistant text sent back as a user/system part is tolerated by the service; keep it as text.
-    if (part.type === 'output_text') return { type: 'input_text', text: typeof part.text === 'string' ? part.text : '' };
+    if (part.type === 'output_text')
+      return { type: 'input_text', text: typeof part.text === 'string' ? part.text : '' };
     if (!['input_text', 'input_image', 'input_file'].includes(part.type)) {
       throw badRequest(
         `Invalid value: '${part.type}'. Supported values are: 'input_text', 'input_image', and 'input_file'.`,
@@ -59,7 +64,8 @@ function normalizeAssistantContent(content: unknown, param: string): ResponseOut
   if (!Array.isArray(content)) throw badRequest(`Invalid '${param}.content'.`, param);
   return content.map((part) => {
     const p = isObject(part) ? part : {};
-    if (p.type === 'refusal') return { type: 'refusal', refusal: typeof p.refusal === 'string' ? p.refusal : '' };
+    if (p.type === 'refusal')
+      return { type: 'refusal', refusal: typeof p.refusal === 'string' ? p.refusal : '' };
     return { type: 'output_text', text: typeof p.text === 'string' ? p.text : '', annotations: [] };
   });
 }
@@ -80,13 +86,15 @@ export function normalizeInput(input: unknown, deps: InputDeps, param = 'input')
     };
     return [item];
   }
-  if (!Array.isArray(input)) throw badRequest(`Invalid '${param}': expected a string or an array of items.`, param);
+  if (!Array.isArray(input))
+    throw badRequest(`Invalid '${param}': expected a string or an array of items.`, param);
   return input.map((raw, i) => normalizeItem(raw, deps, `${param}[${i}]`));
 }
 
 function normalizeItem(raw: unknown, deps: InputDeps, param: string): ResponseItem {
   if (!isObject(raw)) throw badRequest(`Invalid '${param}': expected an object.`, param);
-  const type = typeof raw.type === 'string' ? raw.type : raw.role !== undefined ? 'message' : 'item_reference';
+  const type =
+    typeof raw.type === 'string' ? raw.type : raw.role !== undefined ? 'message' : 'item_reference';
   const id = typeof raw.id === 'string' && raw.id ? raw.id : undefined;
 
   switch (type) {
@@ -119,14 +127,23 @@ function normalizeItem(raw: unknown, deps: InputDeps, param: string): ResponseIt
       return item;
     }
     case 'item_reference': {
-      if (!id) throw badRequest(`Missing required parameter: '${param}.id'.`, `${param}.id`, 'missing_required_parameter');
+      if (!id)
+        throw badRequest(
+          `Missing required parameter: '${param}.id'.`,
+          `${param}.id`,
+          'missing_required_parameter',
+        );
       const found = deps.findItem(id);
       if (!found) throw notFoundItem(id, param);
       return found;
     }
     case 'function_call_output': {
       if (typeof raw.call_id !== 'string') {
-        throw badRequest(`Missing required parameter: '${param}.call_id'.`, `${param}.call_id`, 'missing_required_parameter');
+        throw badRequest(
+          `Missing required parameter: '${param}.call_id'.`,
+          `${param}.call_id`,
+          'missing_required_parameter',
+        );
       }
       return {
         id: id ?? newId('fco'),
@@ -153,7 +170,8 @@ function normalizeItem(raw: unknown, deps: InputDeps, param: string): ResponseIt
       };
     }
     case 'reasoning': {
-      if (typeof raw.encrypted_content === 'string') deps.sealer.open(raw.encrypted_content, `${param}.encrypted_content`);
+      if (typeof raw.encrypted_content === 'string')
+        deps.sealer.open(raw.encrypted_content, `${param}.encrypted_content`);
       const summary = (Array.isArray(raw.summary) ? raw.summary : []) as ResponseReasoningItem['summary'];
       return { ...raw, id: id ?? newId('rs'), type: 'reasoning', summary };
     }
@@ -167,7 +185,11 @@ function normalizeItem(raw: unknown, deps: InputDeps, param: string): ResponseIt
       }
       const payload = deps.sealer.open(raw.encrypted_content, `${param}.encrypted_content`);
       if (payload.k !== 'compaction') {
-        throw badRequest('The encrypted content is not a compaction item.', `${param}.encrypted_content`, 'invalid_encrypted_content');
+        throw badRequest(
+          'The encrypted content is not a compaction item.',
+          `${param}.encrypted_content`,
+          'invalid_encrypted_content',
+        );
       }
       return { id: id ?? newId('cmp'), type: 'compaction', encrypted_content: raw.encrypted_content };
     }
@@ -187,7 +209,8 @@ export function textOf(item: ResponseItem): string {
   if (item.type !== 'message') return '';
   const parts: string[] = [];
   for (const part of item.content as Array<{ type: string; text?: unknown }>) {
-    if ((part.type === 'input_text' || part.type === 'output_text') && typeof part.text === 'string') parts.push(part.text);
+    if ((part.type === 'input_text' || part.type === 'output_text') && typeof part.text === 'string')
+      parts.push(part.text);
   }
   return parts.join(' ').trim();
 }

@@ -44,7 +44,9 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
 };
 
 export function resolveOptions(options: EmulatorOptions = {}): ResolvedOptions {
-  const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as EmulatorOptions;
+  const defined = Object.fromEntries(
+    Object.entries(options).filter(([, v]) => v !== undefined),
+  ) as EmulatorOptions;
   return { ...DEFAULT_OPTIONS, ...defined };
 }
 

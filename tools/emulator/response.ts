@@ -81,11 +81,18 @@ export function buildResponse(a: BuildArgs): Response {
 }
 
 /** Drops what the request's `include` did not ask for (encrypted reasoning, code interpreter outputs). */
-export function renderItem<T extends ResponseOutputItem | ResponseItem>(item: T, include: ReadonlySet<string>): T {
+export function renderItem<T extends ResponseOutputItem | ResponseItem>(
+  item: T,
+  include: ReadonlySet<string>,
+): T {
   if (item.type === 'reasoning' && !include.has('reasoning.encrypted_content') && item.encrypted_content) {
     return { ...item, encrypted_content: null };
   }
-  if (item.type === 'code_interpreter_call' && !include.has('code_interpreter_call.outputs') && item.outputs) {
+  if (
+    item.type === 'code_interpreter_call' &&
+    !include.has('code_interpreter_call.outputs') &&
+    item.outputs
+  ) {
     return { ...item, outputs: null };
   }
   return item;

@@ -66,7 +66,11 @@ export class Runner {
   /** Cancels a background response; idempotent, answers the final object. */
   cancel(record: ResponseRecord): Response {
     if (!record.background) {
-      throw badRequest('Only responses created with background=true can be cancelled.', null, 'invalid_request');
+      throw badRequest(
+        'Only responses created with background=true can be cancelled.',
+        null,
+        'invalid_request',
+      );
     }
     if (record.finished) return record.snapshot;
     if (record.ignoreCancel) {
@@ -103,7 +107,8 @@ export class Runner {
     while (!record.finished && record.events.length < record.plan.length) {
       const next = record.plan[record.events.length];
       if (!next) break;
-      if (record.stuck && next.event.type !== 'response.created' && next.event.type !== 'response.queued') return;
+      if (record.stuck && next.event.type !== 'response.created' && next.event.type !== 'response.queued')
+        return;
       const wait = record.startedAt + next.at - Date.now();
       if (wait > 0) {
         record.timer = setTimeout(() => this.pump(record), wait);

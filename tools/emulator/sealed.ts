@@ -50,7 +50,11 @@ export class Sealer {
       const text = Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
       return JSON.parse(text) as SealedPayload;
     } catch {
-      throw badRequest('The encrypted content could not be decrypted or parsed.', param, 'invalid_encrypted_content');
+      throw badRequest(
+        'The encrypted content could not be decrypted or parsed.',
+        param,
+        'invalid_encrypted_content',
+      );
     }
   }
 }

@@ -62,7 +62,12 @@ function faultError(fault: Fault): EmulatorError {
     });
   }
   return new EmulatorError(500, {
-    error: { message: 'The server had an error while processing your request. Sorry about that!', type: 'server_error', param: null, code: 'server_error' },
+    error: {
+      message: 'The server had an error while processing your request. Sorry about that!',
+      type: 'server_error',
+      param: null,
+      code: 'server_error',
+    },
   });
 }
 
@@ -105,13 +110,22 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       path = '';
     }
     const match = path ? router.match(method, path) : ({ kind: 'none' } as const);
-    const template = match.kind === 'found' ? match.route.template : match.kind === 'wrong-method' ? match.template : '(unmatched)';
-    if (!isControl) state.requests.set(`${method} ${template}`, (state.requests.get(`${method} ${template}`) ?? 0) + 1);
+    const template =
+      match.kind === 'found'
+        ? match.route.template
+        : match.kind === 'wrong-method'
+          ? match.template
+          : '(unmatched)';
+    if (!isControl)
+      state.requests.set(`${method} ${template}`, (state.requests.get(`${method} ${template}`) ?? 0) + 1);
 
     if (keyOf(req) !== opts.apiKey) throw unauthorized();
     if (!isControl) {
       const faults = state.faults.takeHttp(method, template);
-      const added = faults.reduce((ms, f) => ms + (f.kind === 'latency' ? (f.latencyMs ?? 1000) : 0), opts.latencyMs);
+      const added = faults.reduce(
+        (ms, f) => ms + (f.kind === 'latency' ? (f.latencyMs ?? 1000) : 0),
+        opts.latencyMs,
+      );
       await sleep(added);
       const status = faults.find((f) => f.kind !== 'latency');
       if (status) throw faultError(status);
@@ -125,7 +139,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       const { status, body, headers } = errorBodyOf(err);
-      if (status === 500 && !(err instanceof EmulatorError)) console.error('[emulator] unexpected error', err);
+      if (status === 500 && !(err instanceof EmulatorError))
+        console.error('[emulator] unexpected error', err);
       // Drain what the client still sends so it reads our answer instead of a reset.
       req.resume();
       sendJson(res, status, body, headers);

@@ -19,7 +19,12 @@ export function openEventStream(res: ServerResponse): void {
  * A subscriber writing `event: <type>\ndata: <json>\n\n` frames (no `[DONE]`, as the Responses API).
  * With a `stream_cut` fault the connection closes after `afterEvents` frames without a terminal event.
  */
-export function sseSubscriber(res: ServerResponse, include: ReadonlySet<string>, cut: Fault | undefined, onCut: () => void): Subscriber {
+export function sseSubscriber(
+  res: ServerResponse,
+  include: ReadonlySet<string>,
+  cut: Fault | undefined,
+  onCut: () => void,
+): Subscriber {
   let sent = 0;
   let closed = false;
   const close = (abort: boolean) => {

@@ -20,14 +20,21 @@ export function tokensOfItems(items: ResponseItem[], fileTokens: Map<object, num
     total += 4;
     if (item.type === 'message') {
       for (const part of item.content as Array<Record<string, unknown> & { type: string }>) {
-        if (part.type === 'input_text' || part.type === 'output_text') total += tokensOfText(typeof part.text === 'string' ? part.text : '');
-        else if (part.type === 'input_image') total += part.detail === 'low' ? IMAGE_TOKENS.low : IMAGE_TOKENS.other;
+        if (part.type === 'input_text' || part.type === 'output_text')
+          total += tokensOfText(typeof part.text === 'string' ? part.text : '');
+        else if (part.type === 'input_image')
+          total += part.detail === 'low' ? IMAGE_TOKENS.low : IMAGE_TOKENS.other;
         else if (part.type === 'input_file') total += fileTokens.get(part) ?? 500;
-        else if (part.type === 'refusal') total += tokensOfText(typeof part.refusal === 'string' ? part.refusal : '');
+        else if (part.type === 'refusal')
+          total += tokensOfText(typeof part.refusal === 'string' ? part.refusal : '');
       }
     } else if (item.type === 'compaction' || item.type === 'reasoning') {
       // Opaque carried state is cheap compared with the turns it stands for.
-      total += 32 + Math.ceil(('encrypted_content' in item && item.encrypted_content ? item.encrypted_content.length : 0) / 64);
+      total +=
+        32 +
+        Math.ceil(
+          ('encrypted_content' in item && item.encrypted_content ? item.encrypted_content.length : 0) / 64,
+        );
     } else {
       total += tokensOfText(JSON.stringify(item));
     }

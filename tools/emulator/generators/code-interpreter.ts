@@ -1,4 +1,8 @@
-import type { ResponseCodeInterpreterToolCall, ResponseItem, Tool } from 'openai/resources/responses/responses';
+import type {
+  ResponseCodeInterpreterToolCall,
+  ResponseItem,
+  Tool,
+} from 'openai/resources/responses/responses';
 import { badRequest } from '../errors';
 import { newId } from '../ids';
 import type { FileStore } from '../store';
@@ -41,7 +45,8 @@ export function codeInterpreterRun(
     const fileIds = tool.container?.file_ids ?? [];
     fileNames = fileIds.map((id) => {
       const file = files.get(id);
-      if (!file) throw badRequest(`No file found with id '${id}'.`, 'tools[].container.file_ids', 'file_not_found');
+      if (!file)
+        throw badRequest(`No file found with id '${id}'.`, 'tools[].container.file_ids', 'file_not_found');
       return file.object.filename;
     });
     const earlier = [...context].reverse().find((item) => item.type === 'code_interpreter_call');
@@ -66,6 +71,11 @@ export function codeInterpreterRun(
     code,
     outputs: includeOutputs ? [{ type: 'logs', logs }] : null,
   };
-  const filesNote = fileNames.length ? ` with ${fileNames.length} file${fileNames.length === 1 ? '' : 's'} (${fileNames.join(', ')})` : '';
-  return { item, sentence: `I ran Python in container ${containerId}${filesNote}; it printed: ${logs.replace(/\n/g, '; ')}.` };
+  const filesNote = fileNames.length
+    ? ` with ${fileNames.length} file${fileNames.length === 1 ? '' : 's'} (${fileNames.join(', ')})`
+    : '';
+  return {
+    item,
+    sentence: `I ran Python in container ${containerId}${filesNote}; it printed: ${logs.replace(/\n/g, '; ')}.`,
+  };
 }

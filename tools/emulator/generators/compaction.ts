@@ -4,7 +4,11 @@ import type { Sealer } from '../sealed';
 import type { ConversationView } from './context';
 
 /** A compaction item standing for every turn of `view` (earlier compactions included). */
-export function compactionItem(view: ConversationView, items: ResponseItem[], sealer: Sealer): ResponseCompactionItem {
+export function compactionItem(
+  view: ConversationView,
+  items: ResponseItem[],
+  sealer: Sealer,
+): ResponseCompactionItem {
   const turns = view.earlierTurns + (view.lastUserText ? 1 : 0);
   return {
     id: newId('cmp'),

@@ -1,4 +1,8 @@
-import type { ResponseInputFile, ResponseInputImage, ResponseItem } from 'openai/resources/responses/responses';
+import type {
+  ResponseInputFile,
+  ResponseInputImage,
+  ResponseItem,
+} from 'openai/resources/responses/responses';
 import { badRequest } from '../errors';
 import { isUserMessage, textOf } from '../input';
 import { extractPdfText, type PdfText } from '../pdf';
@@ -45,7 +49,9 @@ export function viewOf(all: ResponseItem[], sealer: Sealer): ConversationView {
     lastUserText,
     earlierTurns: folded + earlier.length,
     firstUserText: first ?? earlier[0] ?? null,
-    carriedReasoning: items.filter((i) => i.type === 'reasoning' && typeof i.encrypted_content === 'string' && i.encrypted_content).length,
+    carriedReasoning: items.filter(
+      (i) => i.type === 'reasoning' && typeof i.encrypted_content === 'string' && i.encrypted_content,
+    ).length,
   };
 }
 
@@ -57,7 +63,9 @@ export interface ResolvedFile extends PdfText {
 function decodeFileData(fileData: string): Buffer {
   const match = /^data:[^;,]*(;[^,]*)?,(.*)$/s.exec(fileData);
   if (match) {
-    return (match[1] ?? '').includes('base64') ? Buffer.from(match[2] ?? '', 'base64') : Buffer.from(decodeURIComponent(match[2] ?? ''));
+    return (match[1] ?? '').includes('base64')
+      ? Buffer.from(match[2] ?? '', 'base64')
+      : Buffer.from(decodeURIComponent(match[2] ?? ''));
   }
   return Buffer.from(fileData, 'base64');
 }
@@ -66,7 +74,10 @@ function decodeFileData(fileData: string): Buffer {
  * Reads every `input_file` part of `items` (inline `file_data` or uploaded `file_id`) and extracts its text.
  * A file that is missing or not a readable PDF is a 400, like the service.
  */
-export async function resolveFiles(items: ResponseItem[], files: FileStore): Promise<{ files: ResolvedFile[]; tokens: Map<object, number> }> {
+export async function resolveFiles(
+  items: ResponseItem[],
+  files: FileStore,
+): Promise<{ files: ResolvedFile[]; tokens: Map<object, number> }> {
   const resolved: ResolvedFile[] = [];
   const tokens = new Map<object, number>();
   for (const item of items) {
@@ -89,7 +100,11 @@ export async function resolveFiles(items: ResponseItem[], files: FileStore): Pro
         pdf = { text: `(the file at ${file.file_url} was not fetched by the emulator)`, pages: 0 };
         filename = file.filename ?? file.file_url;
       } else {
-        throw badRequest("An input_file needs one of 'file_data', 'file_id' or 'file_url'.", 'input', 'missing_required_parameter');
+        throw badRequest(
+          "An input_file needs one of 'file_data', 'file_id' or 'file_url'.",
+          'input',
+          'missing_required_parameter',
+        );
       }
       resolved.push({ ...pdf, filename, part: file });
       tokens.set(part, tokensOfText(pdf.text) + pdf.pages * PDF_PAGE_TOKENS);

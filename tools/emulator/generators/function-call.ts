@@ -16,7 +16,9 @@ interface JsonSchemaLike {
 
 /** A place named after "in"/"at"/"for" in the text, e.g. "What is the weather in San Francisco?" → "San Francisco". */
 function placeIn(text: string): string | undefined {
-  return /\b(?:in|at|for|near)\s+([A-Z][\p{L}'.-]*(?:\s+[A-Z][\p{L}'.-]*)*)/u.exec(text)?.[1]?.replace(/[.'-]+$/, '');
+  return /\b(?:in|at|for|near)\s+([A-Z][\p{L}'.-]*(?:\s+[A-Z][\p{L}'.-]*)*)/u
+    .exec(text)?.[1]
+    ?.replace(/[.'-]+$/, '');
 }
 
 function valueFor(name: string, schema: JsonSchemaLike, text: string): unknown {
@@ -41,7 +43,10 @@ function valueFor(name: string, schema: JsonSchemaLike, text: string): unknown {
 }
 
 /** Arguments that satisfy the function's JSON schema, filled from the user's words. */
-export function argumentsFor(schema: JsonSchemaLike | null | undefined, text: string): Record<string, unknown> {
+export function argumentsFor(
+  schema: JsonSchemaLike | null | undefined,
+  text: string,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, prop] of Object.entries(schema?.properties ?? {})) {
     out[name] = valueFor(name, prop, text);
@@ -69,12 +74,19 @@ function outputText(output: ResponseFunctionToolCallOutputItem['output']): strin
  * Sentences answering the `function_call_output` items of this turn, each matched to its call in the context.
  * An output whose call is nowhere in the context is the service's 400.
  */
-export function answerFunctionOutputs(outputs: ResponseFunctionToolCallOutputItem[], context: ResponseItem[]): string {
+export function answerFunctionOutputs(
+  outputs: ResponseFunctionToolCallOutputItem[],
+  context: ResponseItem[],
+): string {
   return outputs
     .map((output) => {
       const call = context.find((item) => item.type === 'function_call' && item.call_id === output.call_id);
       if (!call || call.type !== 'function_call') {
-        throw badRequest(`No tool call found for function call output with call_id ${output.call_id}.`, 'input', null);
+        throw badRequest(
+          `No tool call found for function call output with call_id ${output.call_id}.`,
+          'input',
+          null,
+        );
       }
       return `The function ${call.name} returned: ${outputText(output.output)}`;
     })

@@ -23,7 +23,12 @@ import { answerApprovals, mcpTurn } from './mcp';
 import { reasoningItem, reasoningTokens } from './reasoning';
 
 /** Tool types the emulator can play; any other is refused with a clear 400. */
-export const SUPPORTED_TOOLS: ReadonlySet<string> = new Set(['function', 'code_interpreter', 'mcp', 'image_generation']);
+export const SUPPORTED_TOOLS: ReadonlySet<string> = new Set([
+  'function',
+  'code_interpreter',
+  'mcp',
+  'image_generation',
+]);
 
 export interface GenerationInput {
   responseId: string;
@@ -59,10 +64,13 @@ function understanding(view: ConversationView, files: ResolvedFile[], images: st
       `I can see ${plural(view.earlierTurns, 'earlier turn')} in this conversation; the first thing you said was: "${view.firstUserText ?? ''}".`,
     );
   }
-  if (view.carriedReasoning > 0) out.push(`I carried forward ${plural(view.carriedReasoning, 'encrypted reasoning item')}.`);
+  if (view.carriedReasoning > 0)
+    out.push(`I carried forward ${plural(view.carriedReasoning, 'encrypted reasoning item')}.`);
   if (images.length > 0) out.push(`I received ${plural(images.length, 'image')}: ${images.join('; ')}.`);
   for (const file of files) {
-    out.push(`Summary of ${file.filename} (${plural(file.pages, 'page')}): ${leadSentences(file.text) || '(no text found)'}`);
+    out.push(
+      `Summary of ${file.filename} (${plural(file.pages, 'page')}): ${leadSentences(file.text) || '(no text found)'}`,
+    );
   }
   return out;
 }
@@ -105,10 +113,18 @@ export function validateTools(tools: unknown): Tool[] {
       );
     }
     if (type === 'function' && typeof (tool as { name?: unknown }).name !== 'string') {
-      throw badRequest(`Missing required parameter: 'tools[${i}].name'.`, `tools[${i}].name`, 'missing_required_parameter');
+      throw badRequest(
+        `Missing required parameter: 'tools[${i}].name'.`,
+        `tools[${i}].name`,
+        'missing_required_parameter',
+      );
     }
     if (type === 'mcp' && typeof (tool as { server_label?: unknown }).server_label !== 'string') {
-      throw badRequest(`Missing required parameter: 'tools[${i}].server_label'.`, `tools[${i}].server_label`, 'missing_required_parameter');
+      throw badRequest(
+        `Missing required parameter: 'tools[${i}].server_label'.`,
+        `tools[${i}].server_label`,
+        'missing_required_parameter',
+      );
     }
   });
   return tools as Tool[];
@@ -124,7 +140,11 @@ export async function countInputTokens(
   const view = viewOf(context, sealer);
   const { tokens } = await resolveFiles(view.items, files);
   const instructions = typeof request.instructions === 'string' ? request.instructions : '';
-  return tokensOfItems(view.items, tokens) + tokensOfText(instructions) + (request.tools?.length ? tokensOfText(JSON.stringify(request.tools)) : 0);
+  return (
+    tokensOfItems(view.items, tokens) +
+    tokensOfText(instructions) +
+    (request.tools?.length ? tokensOfText(JSON.stringify(request.tools)) : 0)
+  );
 }
 
 /** Decides the output of one turn, deterministically, from what the request carries. */
@@ -134,7 +154,10 @@ export async function generate(g: GenerationInput): Promise<Generation> {
   const view = viewOf(g.context, sealer);
   const { files: resolved, tokens: fileTokens } = await resolveFiles(view.items, g.files);
   const instructions = typeof request.instructions === 'string' ? request.instructions : '';
-  const inputTokens = tokensOfItems(view.items, fileTokens) + tokensOfText(instructions) + (tools.length ? tokensOfText(JSON.stringify(tools)) : 0);
+  const inputTokens =
+    tokensOfItems(view.items, fileTokens) +
+    tokensOfText(instructions) +
+    (tools.length ? tokensOfText(JSON.stringify(tools)) : 0);
 
   const output: ResponseOutputItem[] = [];
   const threshold = request.context_management?.find((c) => c.type === 'compaction')?.compact_threshold;
@@ -151,8 +174,12 @@ export async function generate(g: GenerationInput): Promise<Generation> {
 
   const sentences: string[] = [];
   let answer = true;
-  const functionOutputs = g.newItems.filter((i): i is ResponseFunctionToolCallOutputItem => i.type === 'function_call_output');
-  const approvals = g.newItems.filter((i): i is ResponseItem.McpApprovalResponse => i.type === 'mcp_approval_response');
+  const functionOutputs = g.newItems.filter(
+    (i): i is ResponseFunctionToolCallOutputItem => i.type === 'function_call_output',
+  );
+  const approvals = g.newItems.filter(
+    (i): i is ResponseItem.McpApprovalResponse => i.type === 'mcp_approval_response',
+  );
 
   if (functionOutputs.length > 0 || approvals.length > 0) {
     if (functionOutputs.length > 0) sentences.push(answerFunctionOutputs(functionOutputs, g.context));
@@ -176,7 +203,8 @@ export async function generate(g: GenerationInput): Promise<Generation> {
         const items = mcpTurn(tool, view.lastUserText, g.context);
         output.push(...items);
         const call = items.find((i) => i.type === 'mcp_call');
-        if (call?.type === 'mcp_call') sentences.push(`The MCP server ${call.server_label} answered: ${call.output ?? ''}`);
+        if (call?.type === 'mcp_call')
+          sentences.push(`The MCP server ${call.server_label} answered: ${call.output ?? ''}`);
         else answer = false;
         break;
       }
@@ -209,8 +237,13 @@ export async function generate(g: GenerationInput): Promise<Generation> {
   const outputTokens =
     spentReasoning +
     output.reduce((sum, item) => {
-      if (item.type === 'message') return sum + tokensOfText(item.content.map((c) => (c.type === 'output_text' ? c.text : c.refusal)).join(''));
-      if (item.type === 'image_generation_call' || item.type === 'reasoning' || item.type === 'compaction') return sum;
+      if (item.type === 'message')
+        return (
+          sum +
+          tokensOfText(item.content.map((c) => (c.type === 'output_text' ? c.text : c.refusal)).join(''))
+        );
+      if (item.type === 'image_generation_call' || item.type === 'reasoning' || item.type === 'compaction')
+        return sum;
       return sum + tokensOfText(JSON.stringify(item));
     }, 0);
   return { output, inputTokens, outputTokens, reasoningTokens: spentReasoning, truncated };

@@ -41,17 +41,32 @@ function needsApproval(tool: McpTool, name: string): boolean {
 }
 
 export function listTools(tool: McpTool): McpListTools {
-  return { id: newId('mcpl'), type: 'mcp_list_tools', server_label: tool.server_label, tools: allowed(tool), error: null };
+  return {
+    id: newId('mcpl'),
+    type: 'mcp_list_tools',
+    server_label: tool.server_label,
+    tools: allowed(tool),
+    error: null,
+  };
 }
 
 function headerCount(tool: McpTool | undefined): number {
   return Object.keys(tool?.headers ?? {}).length + (tool?.authorization ? 1 : 0);
 }
 
-export function mcpCall(tool: McpTool | undefined, serverLabel: string, name: string, args: string, approvalRequestId: string | null): McpCall {
+export function mcpCall(
+  tool: McpTool | undefined,
+  serverLabel: string,
+  name: string,
+  args: string,
+  approvalRequestId: string | null,
+): McpCall {
   const headers = headerCount(tool);
   // Record that credentials arrived without ever echoing them.
-  const auth = headers > 0 ? ` The request carried ${headers} custom header${headers === 1 ? '' : 's'} (values withheld).` : '';
+  const auth =
+    headers > 0
+      ? ` The request carried ${headers} custom header${headers === 1 ? '' : 's'} (values withheld).`
+      : '';
   return {
     id: newId('mcp'),
     type: 'mcp_call',
@@ -68,7 +83,9 @@ export function mcpCall(tool: McpTool | undefined, serverLabel: string, name: st
 /** A fresh turn with an MCP tool: list its tools (once per conversation), then call or ask for approval. */
 export function mcpTurn(tool: McpTool, text: string, context: ResponseItem[]): ResponseOutputItem[] {
   const out: ResponseOutputItem[] = [];
-  const listed = context.some((item) => item.type === 'mcp_list_tools' && item.server_label === tool.server_label);
+  const listed = context.some(
+    (item) => item.type === 'mcp_list_tools' && item.server_label === tool.server_label,
+  );
   const list = listTools(tool);
   if (!listed) out.push(list);
   const chosen = list.tools[0];
@@ -98,12 +115,16 @@ export function answerApprovals(
   const items: McpCall[] = [];
   const sentences: string[] = [];
   for (const answer of responses) {
-    const request = context.find((item) => item.type === 'mcp_approval_request' && item.id === answer.approval_request_id);
+    const request = context.find(
+      (item) => item.type === 'mcp_approval_request' && item.id === answer.approval_request_id,
+    );
     if (!request || request.type !== 'mcp_approval_request') {
       throw badRequest(`No approval request found with id '${answer.approval_request_id}'.`, 'input', null);
     }
     if (!answer.approve) {
-      sentences.push(`The call to ${request.server_label}.${request.name} was not approved, so nothing was sent to the server.`);
+      sentences.push(
+        `The call to ${request.server_label}.${request.name} was not approved, so nothing was sent to the server.`,
+      );
       continue;
     }
     const tool = tools.find((t): t is McpTool => t.type === 'mcp' && t.server_label === request.server_label);

@@ -12,13 +12,20 @@ export function reasoningItem(
   sealer: Sealer,
 ): ResponseReasoningItem {
   const summary: ResponseReasoningItem['summary'] = reasoning?.summary
-    ? [{ type: 'summary_text', text: `**Considering the request**\n\nThe user wrote: "${about.slice(0, 200)}". I will answer it directly.` }]
+    ? [
+        {
+          type: 'summary_text',
+          text: `**Considering the request**\n\nThe user wrote: "${about.slice(0, 200)}". I will answer it directly.`,
+        },
+      ]
     : [];
   return {
     id: newId('rs'),
     type: 'reasoning',
     summary,
-    encrypted_content: encrypted ? sealer.seal({ k: 'reasoning', response: responseId, about: about.slice(0, 200) }) : null,
+    encrypted_content: encrypted
+      ? sealer.seal({ k: 'reasoning', response: responseId, about: about.slice(0, 200) })
+      : null,
   };
 }
 

@@ -46,14 +46,18 @@ function readMultipart(ctx: Parameters<Handler>[0], maxFileBytes: number): Promi
 }
 
 function tooLarge(message: string): EmulatorError {
-  return new EmulatorError(413, { error: { message, type: 'invalid_request_error', param: 'file', code: 'file_too_large' } });
+  return new EmulatorError(413, {
+    error: { message, type: 'invalid_request_error', param: 'file', code: 'file_too_large' },
+  });
 }
 
 const uploadFile: Handler = async (ctx) => {
   const { state } = ctx;
   const upload = await readMultipart(ctx, state.options.maxFileBytes);
-  if (upload.truncated) throw tooLarge(`The file is larger than the emulator's limit of ${state.options.maxFileBytes} bytes.`);
-  if (!upload.purpose) throw badRequest("Missing required parameter: 'purpose'.", 'purpose', 'missing_required_parameter');
+  if (upload.truncated)
+    throw tooLarge(`The file is larger than the emulator's limit of ${state.options.maxFileBytes} bytes.`);
+  if (!upload.purpose)
+    throw badRequest("Missing required parameter: 'purpose'.", 'purpose', 'missing_required_parameter');
   if (!(PURPOSES as readonly string[]).includes(upload.purpose)) {
     throw badRequest(
       `Invalid value for 'purpose': '${upload.purpose}' is not supported. Use one of ${PURPOSES.join(', ')} (PDFs for the Responses API use 'assistants').`,
@@ -61,8 +65,10 @@ const uploadFile: Handler = async (ctx) => {
       'invalid_value',
     );
   }
-  if (!upload.data) throw badRequest("Missing required parameter: 'file'.", 'file', 'missing_required_parameter');
-  if (!state.files.canAccept(upload.data.length)) throw tooLarge('The emulator file storage is full; delete some files first.');
+  if (!upload.data)
+    throw badRequest("Missing required parameter: 'file'.", 'file', 'missing_required_parameter');
+  if (!state.files.canAccept(upload.data.length))
+    throw tooLarge('The emulator file storage is full; delete some files first.');
   const object: FileObject = {
     id: newFileId(),
     object: 'file',
@@ -90,7 +96,10 @@ const getFile: Handler = (ctx) => {
 
 const getFileContent: Handler = (ctx) => {
   const record = findFile(ctx);
-  ctx.res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': record.data.length });
+  ctx.res.writeHead(200, {
+    'content-type': 'application/octet-stream',
+    'content-length': record.data.length,
+  });
   ctx.res.end(record.data);
   return Promise.resolve();
 };
@@ -109,7 +118,13 @@ const listFiles: Handler = (ctx) => {
     .list()
     .map((f) => f.object)
     .filter((f) => !purpose || f.purpose === purpose);
-  sendJson(ctx.res, 200, { object: 'list', data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });
+  sendJson(ctx.res, 200, {
+    object: 'list',
+    data,
+    has_more: false,
+    first_id: data[0]?.id ?? null,
+    last_id: data.at(-1)?.id ?? null,
+  });
   return Promise.resolve();
 };
 

@@ -6,7 +6,12 @@ import { sendJson } from '../http';
 /** The deployments, listed as models (the service's health check probes this route). */
 function models(state: EmulatorState): Model[] {
   const created = 1_700_000_000;
-  return [...state.options.deployments, ...state.options.imageDeployments].map((id) => ({ id, object: 'model', created, owned_by: 'system' }));
+  return [...state.options.deployments, ...state.options.imageDeployments].map((id) => ({
+    id,
+    object: 'model',
+    created,
+    owned_by: 'system',
+  }));
 }
 
 const listModels: Handler = (ctx) => {
@@ -16,7 +21,8 @@ const listModels: Handler = (ctx) => {
 
 const getModel: Handler = (ctx) => {
   const model = models(ctx.state).find((m) => m.id === ctx.params.id);
-  if (!model) throw notFound(`The model '${ctx.params.id ?? ''}' does not exist.`, 'model', 'model_not_found');
+  if (!model)
+    throw notFound(`The model '${ctx.params.id ?? ''}' does not exist.`, 'model', 'model_not_found');
   sendJson(ctx.res, 200, model);
   return Promise.resolve();
 };

@@ -36,10 +36,15 @@ function findResponse(state: EmulatorState, id: string | undefined): ResponseRec
 /** Earlier turns a `previous_response_id` brings in: that response's input items and its output. */
 function earlierTurns(state: EmulatorState, previousId: unknown): { items: ResponseItem[]; cached: number } {
   if (previousId === undefined || previousId === null) return { items: [], cached: 0 };
-  if (typeof previousId !== 'string') throw badRequest("Invalid type for 'previous_response_id'.", 'previous_response_id', 'invalid_type');
+  if (typeof previousId !== 'string')
+    throw badRequest("Invalid type for 'previous_response_id'.", 'previous_response_id', 'invalid_type');
   const previous = state.responses.get(previousId);
   if (!previous) {
-    throw notFound(`Previous response with id '${previousId}' not found.`, 'previous_response_id', 'previous_response_not_found');
+    throw notFound(
+      `Previous response with id '${previousId}' not found.`,
+      'previous_response_id',
+      'previous_response_not_found',
+    );
   }
   if (previous.snapshot.status === 'queued' || previous.snapshot.status === 'in_progress') {
     throw badRequest(
@@ -54,11 +59,15 @@ function earlierTurns(state: EmulatorState, previousId: unknown): { items: Respo
 }
 
 /** Metadata knobs that steer one response deterministically (documented in the README). */
-function steering(metadata: unknown): { durationMs?: number; outcome?: 'failed' | 'incomplete' | 'completed' } {
+function steering(metadata: unknown): {
+  durationMs?: number;
+  outcome?: 'failed' | 'incomplete' | 'completed';
+} {
   const md = (typeof metadata === 'object' && metadata !== null ? metadata : {}) as Record<string, unknown>;
   const out: { durationMs?: number; outcome?: 'failed' | 'incomplete' | 'completed' } = {};
   const duration = Number(md.emulator_duration_ms);
-  if (md.emulator_duration_ms !== undefined && Number.isFinite(duration) && duration >= 0) out.durationMs = duration;
+  if (md.emulator_duration_ms !== undefined && Number.isFinite(duration) && duration >= 0)
+    out.durationMs = duration;
   const outcome = md.emulator_outcome;
   if (outcome === 'failed' || outcome === 'incomplete' || outcome === 'completed') out.outcome = outcome;
   return out;
@@ -115,17 +124,30 @@ const createResponse: Handler = async (ctx) => {
   const context = [...earlier.items, ...newItems];
   const id = newId('resp');
   const createdAt = Math.floor(Date.now() / 1000);
-  const generation = await generate({ responseId: id, deployment, request, context, newItems, files: state.files, sealer: state.sealer });
+  const generation = await generate({
+    responseId: id,
+    deployment,
+    request,
+    context,
+    newItems,
+    files: state.files,
+    sealer: state.sealer,
+  });
 
   const steer = steering(request.metadata);
   let output = generation.output;
   let status: NonNullable<Response['status']> = generation.truncated ? 'incomplete' : 'completed';
   let error: Response['error'] = null;
-  let incompleteDetails: Response['incomplete_details'] = generation.truncated ? { reason: 'max_output_tokens' } : null;
+  let incompleteDetails: Response['incomplete_details'] = generation.truncated
+    ? { reason: 'max_output_tokens' }
+    : null;
   if (steer.outcome === 'failed') {
     status = 'failed';
     output = [];
-    error = { code: 'server_error', message: 'The emulator was asked to fail this response (metadata emulator_outcome=failed).' };
+    error = {
+      code: 'server_error',
+      message: 'The emulator was asked to fail this response (metadata emulator_outcome=failed).',
+    };
   } else if (steer.outcome === 'incomplete') {
     status = 'incomplete';
     incompleteDetails = { reason: 'max_output_tokens' };
@@ -134,7 +156,9 @@ const createResponse: Handler = async (ctx) => {
         ? {
             ...item,
             status: 'incomplete',
-            content: item.content.map((c) => (c.type === 'output_text' ? { ...c, text: c.text.slice(0, Math.ceil(c.text.length / 2)) } : c)),
+            content: item.content.map((c) =>
+              c.type === 'output_text' ? { ...c, text: c.text.slice(0, Math.ceil(c.text.length / 2)) } : c,
+            ),
           }
         : item,
     );
@@ -142,7 +166,10 @@ const createResponse: Handler = async (ctx) => {
   const outputTokens = status === 'failed' ? 0 : generation.outputTokens;
   const usage: ResponseUsage = {
     input_tokens: generation.inputTokens,
-    input_tokens_details: { cached_tokens: Math.min(earlier.cached, generation.inputTokens), cache_write_tokens: 0 },
+    input_tokens_details: {
+      cached_tokens: Math.min(earlier.cached, generation.inputTokens),
+      cache_write_tokens: 0,
+    },
     output_tokens: outputTokens,
     output_tokens_details: { reasoning_tokens: status === 'failed' ? 0 : generation.reasoningTokens },
     total_tokens: generation.inputTokens + outputTokens,
@@ -161,8 +188,16 @@ const createResponse: Handler = async (ctx) => {
   });
   const events = planEvents(final, background);
   let timing: Timing;
-  if (background) timing = { kind: 'background', durationMs: steer.durationMs ?? state.options.backgroundDurationMs };
-  else if (stream) timing = { kind: 'spaced', delayMs: steer.durationMs !== undefined ? steer.durationMs / (events.length - 1) : state.options.streamEventDelayMs };
+  if (background)
+    timing = { kind: 'background', durationMs: steer.durationMs ?? state.options.backgroundDurationMs };
+  else if (stream)
+    timing = {
+      kind: 'spaced',
+      delayMs:
+        steer.durationMs !== undefined
+          ? steer.durationMs / (events.length - 1)
+          : state.options.streamEventDelayMs,
+    };
   else if (steer.durationMs) timing = { kind: 'spaced', delayMs: steer.durationMs / (events.length - 1) };
   else timing = { kind: 'instant' };
 
@@ -171,7 +206,13 @@ const createResponse: Handler = async (ctx) => {
     stored,
     stream,
     background,
-    snapshot: { ...final, status: background ? 'queued' : 'in_progress', output: [], output_text: '', usage: undefined },
+    snapshot: {
+      ...final,
+      status: background ? 'queued' : 'in_progress',
+      output: [],
+      output_text: '',
+      usage: undefined,
+    },
     inputItems: context,
     inputTokens: generation.inputTokens,
     plan: schedule(events, timing),
@@ -235,7 +276,11 @@ const deleteResponse: Handler = (ctx) => {
 const cancelResponse: Handler = (ctx) => {
   const { state } = ctx;
   const record = findResponse(state, ctx.params.id);
-  if (record.background && !record.finished && state.faults.takeBehaviour('cancel_then_completed', ctx.method, ctx.template)) {
+  if (
+    record.background &&
+    !record.finished &&
+    state.faults.takeBehaviour('cancel_then_completed', ctx.method, ctx.template)
+  ) {
     record.ignoreCancel = true;
   }
   sendJson(ctx.res, 200, renderResponse(state.runner.cancel(record), new Set()));
@@ -248,14 +293,23 @@ const listInputItems: Handler = (ctx) => {
   const limit = queryInt(url, 'limit', 1, 100, 20);
   const order = url.searchParams.get('order') ?? 'desc';
   if (order !== 'asc' && order !== 'desc') {
-    throw badRequest(`Invalid value for 'order': expected 'asc' or 'desc', got '${order}'.`, 'order', 'invalid_value');
+    throw badRequest(
+      `Invalid value for 'order': expected 'asc' or 'desc', got '${order}'.`,
+      'order',
+      'invalid_value',
+    );
   }
   let items = order === 'asc' ? [...record.inputItems] : [...record.inputItems].reverse();
   const cursor = (name: 'after' | 'before'): number | undefined => {
     const id = url.searchParams.get(name);
     if (!id) return undefined;
     const index = items.findIndex((item) => 'id' in item && item.id === id);
-    if (index < 0) throw badRequest(`Invalid '${name}': no input item with id '${id}' in this response.`, name, 'invalid_value');
+    if (index < 0)
+      throw badRequest(
+        `Invalid '${name}': no input item with id '${id}' in this response.`,
+        name,
+        'invalid_value',
+      );
     return index;
   };
   const after = cursor('after');
@@ -275,10 +329,18 @@ const listInputItems: Handler = (ctx) => {
 };
 
 /** Context of a compact / input_tokens request: earlier turns plus `input`, at least one of them. */
-function contextOf(state: EmulatorState, body: Record<string, unknown>, requireSome: boolean): ResponseItem[] {
+function contextOf(
+  state: EmulatorState,
+  body: Record<string, unknown>,
+  requireSome: boolean,
+): ResponseItem[] {
   const earlier = earlierTurns(state, body.previous_response_id);
   if (requireSome && earlier.items.length === 0 && (body.input === undefined || body.input === null)) {
-    throw badRequest("Either 'input' or 'previous_response_id' is required.", 'input', 'missing_required_parameter');
+    throw badRequest(
+      "Either 'input' or 'previous_response_id' is required.",
+      'input',
+      'missing_required_parameter',
+    );
   }
   return [...earlier.items, ...normalizeInput(body.input, inputDeps(state))];
 }
@@ -288,7 +350,12 @@ const compact: Handler = async (ctx) => {
   const body = await readJsonObject(ctx.req, state.options.maxBodyBytes);
   requireDeployment(state, body.model);
   const context = contextOf(state, body, true);
-  const inputTokens = await countInputTokens(context, { instructions: body.instructions as string | undefined }, state.files, state.sealer);
+  const inputTokens = await countInputTokens(
+    context,
+    { instructions: body.instructions as string | undefined },
+    state.files,
+    state.sealer,
+  );
   const item = compactionItem(viewOf(context, state.sealer), context, state.sealer);
   const outputTokens = Math.ceil(item.encrypted_content.length / 16);
   const answer: CompactedResponse = {
@@ -313,7 +380,12 @@ const inputTokens: Handler = async (ctx) => {
   if (body.model !== undefined && body.model !== null) requireDeployment(state, body.model);
   const tools = validateTools(body.tools);
   const context = contextOf(state, body, false);
-  const count = await countInputTokens(context, { instructions: body.instructions as string | undefined, tools }, state.files, state.sealer);
+  const count = await countInputTokens(
+    context,
+    { instructions: body.instructions as string | undefined, tools },
+    state.files,
+    state.sealer,
+  );
   const answer: InputTokenCountResponse = { object: 'response.input_tokens', input_tokens: count };
   sendJson(ctx.res, 200, answer);
 };
