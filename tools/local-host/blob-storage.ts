@@ -1,4 +1,4 @@
-import { BlobServiceClient } from '@azure/storage-blob';
+import type { BlobServiceClient } from '@azure/storage-blob';
 import { resolvePlaceholders } from './settings';
 
 /**
@@ -20,6 +20,8 @@ export class BlobClients {
 }
 
 async function createClient(connection: string): Promise<BlobServiceClient> {
+  // Loaded on first use: the SDK costs a second or more of start-up on a busy machine, and most runs need no blobs.
+  const { BlobServiceClient } = await import('@azure/storage-blob');
   const env = process.env;
   const value = env[connection] ?? env[`AzureWebJobs${connection}`];
   if (value) return BlobServiceClient.fromConnectionString(value);
