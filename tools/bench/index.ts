@@ -1,0 +1,163 @@
+/**
+ * `npm run bench`: measures the service against the direct path (the official `openai` SDK straight to the
+ * emulator) in the same run, prints a table, writes `bench-results/latest.json`, `docs/benchmarks.md` and
+ * `docs/benchmarks-latency.svg`.
+ *
+ *   node dist/tools/bench/index.js [--only overhead,streaming,poller,documents,coldstart] [--quick]
+ *                                  [--no-docs] [--poller-jobs 10000]
+ *
+ * Everything it needs is started here on loopback (a private Azurite, the emulator with zero model latency,
+ * the app under the local host) and stopped at the end.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import OpenAI from 'openai';
+import { appSettings, EMULATOR_KEY, startAzurite, startHost, type Azurite, type Host } from './env';
+import { measureFloor, runOverhead } from './overhead';
+import { measureStorageOp } from './storage-op';
+import { runStreaming } from './streaming';
+import { runPoller } from './poller';
+import { runDocuments } from './documents';
+import { runColdStart } from './coldstart';
+import { machineFacts, writeOutputs, printTable, type BenchResults } from './report';
+import { startEmulator, type RunningEmulator } from '../emulator/server';
+import { repoRoot } from '../settings';
+import { resetConfigForTests } from '../../shared/config';
+import { resetClientsForTests } from '../../shared/clients';
+import { resetStorageForTests } from '../../shared/storage';
+import { createKey } from '../../shared/callers';
+
+const SCENARIOS = ['overhead', 'streaming', 'poller', 'documents', 'coldstart'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+function log(line: string): void {
+  process.stdout.write(line + '\n');
+}
+
+/** Points this process's own storage and OpenAI clients (key creation, poller scenario) at the bench stack. */
+function useStack(settings: Record<string, string>): void {
+  Object.assign(process.env, settings);
+  resetConfigForTests();
+  resetClientsForTests();
+  resetStorageForTests();
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      only: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      'no-docs': { type: 'boolean', default: false },
+      'poller-jobs': { type: 'string' },
+    },
+    strict: true,
+  });
+  const only = new Set<Scenario>(
+    values.only ? (values.only.split(',').map((s) => s.trim()) as Scenario[]) : SCENARIOS,
+  );
+  for (const s of only) if (!SCENARIOS.includes(s)) throw new Error(`Unknown scenario "${s}".`);
+  const quick = values.quick;
+  const started = Date.now();
+  const results: BenchResults = {
+    startedAt: new Date(started).toISOString(),
+    quick,
+    machine: machineFacts(),
+    scenarios: {},
+  };
+
+  let azurite: Azurite | undefined;
+  let emulator: RunningEmulator | undefined;
+  let host: Host | undefined;
+  try {
+    log('Starting Azurite, the emulator and the app under the local host...');
+    azurite = await startAzurite();
+    emulator = await startEmulator({
+      port: 0,
+      apiKey: EMULATOR_KEY,
+      latencyMs: 0,
+      // Spaced events: each chunk a reader gets holds one event, so batching would show.
+      streamEventDelayMs: 20,
+      // The poller scenario keeps 10,000 background responses alive at once.
+      maxResponses: 50_000,
+    });
+    const settings = appSettings(azurite.connectionString, emulator.url);
+    useStack(settings);
+    host = await startHost(settings);
+    const key = await createKey(`bench-${Date.now().toString(36)}`);
+    const direct = new OpenAI({ baseURL: `${emulator.url}/openai/v1`, apiKey: EMULATOR_KEY, maxRetries: 0 });
+    const service = new OpenAI({ baseURL: `${host.url}/api/v1`, apiKey: key, maxRetries: 0 });
+    results.stack = { azuritePid: azurite.pid, hostPid: host.pid, emulator: 'in-process' };
+
+    if (only.has('overhead')) {
+      log('\n[1/5] Overhead of create and retrieve (c=1, c=32)');
+      const rows = await runOverhead({
+        direct,
+        service,
+        totals: quick ? { c1: 300, c32: 1280 } : { c1: 2000, c32: 6400 },
+        log,
+      });
+      const floor = await measureFloor(direct, service, quick ? 200 : 1000);
+      log(`  floor (host + proxy, no I/O): added p50 ${floor.added} ms`);
+      const storage = await measureStorageOp(quick ? 200 : 1000);
+      log(
+        `  one Azurite table upsert from this process: p50 ${storage.upsert.p50.toFixed(2)} ms, read p50 ${storage.read.p50.toFixed(2)} ms`,
+      );
+      results.scenarios.overhead = { rows, floor, storage };
+    }
+    if (only.has('streaming')) {
+      log('\n[2/5] Streaming relay');
+      results.scenarios.streaming = await runStreaming({
+        direct,
+        service,
+        serviceBase: `${host.url}/api/v1`,
+        serviceKey: key,
+        emulatorBase: `${emulator.url}/openai/v1`,
+        streams: quick ? 20 : 100,
+        log,
+      });
+    }
+    if (only.has('poller')) {
+      log('\n[3/5] Poller at scale');
+      const jobs = Number(values['poller-jobs'] ?? (quick ? 1000 : 10_000));
+      results.scenarios.poller = await runPoller({ direct, jobs, emulatorUrl: emulator.url, log });
+    }
+    if (only.has('documents')) {
+      log('\n[4/5] Document path');
+      results.scenarios.documents = await runDocuments({
+        settings,
+        emulatorUrl: emulator.url,
+        quick,
+        log,
+      });
+    }
+    if (only.has('coldstart')) {
+      log('\n[5/5] Cold start');
+      results.scenarios.coldstart = await runColdStart({ runs: quick ? 5 : 15, log });
+    }
+  } finally {
+    await host?.stop().catch(() => undefined);
+    await emulator?.close().catch(() => undefined);
+    await azurite?.stop().catch(() => undefined);
+  }
+  results.durationS = Math.round((Date.now() - started) / 1000);
+  printTable(results, log);
+  // docs/ shows one complete run only; a partial run (--only) writes its JSON and leaves docs/ alone.
+  const complete = SCENARIOS.every((sc) => only.has(sc));
+  const analysisFile = join(repoRoot, 'tools', 'bench', 'analysis.md');
+  writeOutputs(results, {
+    docs: complete && !values['no-docs'],
+    analysis: existsSync(analysisFile) ? readFileSync(analysisFile, 'utf8') : '',
+  });
+  log(`\nDone in ${results.durationS} s.`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(
+      `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    process.exit(1);
+  },
+);

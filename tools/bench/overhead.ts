@@ -1,0 +1,142 @@
+/**
+ * Scenario 1: what the service adds to a non-streaming create and to a retrieve, at concurrency 1 and 32.
+ *
+ * The same call is made with the official `openai` SDK through the service and straight to the emulator, in
+ * alternating blocks (A B B A ...) so drift of a shared machine hits both paths alike. "Added" is the service's
+ * percentile minus the direct path's percentile; throughput is requests per second over the blocks' wall time.
+ */
+import type OpenAI from 'openai';
+import { pool, round, summarize, type Summary } from './stats';
+
+export interface PathResult {
+  latency: Summary;
+  rps: number;
+}
+
+export interface OverheadRow {
+  op: string;
+  concurrency: number;
+  direct: PathResult;
+  service: PathResult;
+  addedP50: number;
+  addedP99: number;
+  /** service rps / direct rps. */
+  throughputRatio: number;
+}
+
+type Call = (client: OpenAI, i: number) => Promise<unknown>;
+
+async function measure(
+  clients: { direct: OpenAI; service: OpenAI },
+  call: Call,
+  concurrency: number,
+  total: number,
+  block: number,
+): Promise<{ direct: PathResult; service: PathResult }> {
+  const samples = { direct: [] as number[], service: [] as number[] };
+  const wall = { direct: 0, service: 0 };
+  let i = 0;
+  const runBlock = async (path: 'direct' | 'service') => {
+    const client = clients[path];
+    wall[path] += await pool(block, concurrency, async () => {
+      const n = i++;
+      const t0 = performance.now();
+      await call(client, n);
+      samples[path].push(performance.now() - t0);
+    });
+  };
+  // Warm both paths (connections, JIT, caches) before anything is recorded.
+  await pool(Math.max(50, concurrency * 4), concurrency, (n) =>
+    call(clients.direct, n).then(() => undefined),
+  );
+  await pool(Math.max(50, concurrency * 4), concurrency, (n) =>
+    call(clients.service, n).then(() => undefined),
+  );
+  const rounds = Math.max(1, Math.ceil(total / block));
+  for (let r = 0; r < rounds; r++) {
+    const order: Array<'direct' | 'service'> = r % 2 === 0 ? ['direct', 'service'] : ['service', 'direct'];
+    for (const path of order) await runBlock(path);
+  }
+  const result = (path: 'direct' | 'service'): PathResult => ({
+    latency: summarize(samples[path]),
+    rps: (samples[path].length / wall[path]) * 1000,
+  });
+  return { direct: result('direct'), service: result('service') };
+}
+
+const CREATE_BODY = { model: 'gpt-4.1', input: 'Say hello.' } as const;
+
+export interface OverheadOptions {
+  direct: OpenAI;
+  service: OpenAI;
+  /** Requests per path at concurrency 1 and 32. */
+  totals: { c1: number; c32: number };
+  log: (line: string) => void;
+}
+
+export async function runOverhead(opts: OverheadOptions): Promise<OverheadRow[]> {
+  const clients = { direct: opts.direct, service: opts.service };
+  // Responses owned by the benchmark's caller, retrievable on both paths (the emulator is the upstream of both).
+  const ids: string[] = [];
+  await pool(200, 16, async () => {
+    ids.push((await opts.service.responses.create(CREATE_BODY)).id);
+  });
+
+  const ops: Array<{ op: string; call: Call }> = [
+    { op: 'create (non-streaming)', call: (client) => client.responses.create(CREATE_BODY) },
+    { op: 'retrieve', call: (client, i) => client.responses.retrieve(ids[i % ids.length]!) },
+  ];
+  const rows: OverheadRow[] = [];
+  for (const { op, call } of ops) {
+    for (const concurrency of [1, 32]) {
+      const total = concurrency === 1 ? opts.totals.c1 : opts.totals.c32;
+      const block = concurrency === 1 ? 100 : 320;
+      const { direct, service } = await measure(clients, call, concurrency, total, block);
+      const row: OverheadRow = {
+        op,
+        concurrency,
+        direct,
+        service,
+        addedP50: round(service.latency.p50 - direct.latency.p50, 3),
+        addedP99: round(service.latency.p99 - direct.latency.p99, 3),
+        throughputRatio: round(service.rps / direct.rps, 3),
+      };
+      opts.log(
+        `  ${op} c=${concurrency}: direct p50 ${direct.latency.p50.toFixed(2)} p99 ${direct.latency.p99.toFixed(2)} | ` +
+          `service p50 ${service.latency.p50.toFixed(2)} p99 ${service.latency.p99.toFixed(2)} | ` +
+          `added p50 ${row.addedP50} p99 ${row.addedP99} ms | throughput ${row.throughputRatio}x`,
+      );
+      rows.push(row);
+    }
+  }
+  return rows;
+}
+
+export interface FloorResult {
+  /** A request the service answers without storage or upstream I/O (authenticated 400 on a malformed id). */
+  service: Summary;
+  /** A request the emulator answers without work (404 on an unknown id). */
+  direct: Summary;
+  added: number;
+}
+
+/**
+ * Diagnostic: the cost of crossing the host and the library's HTTP proxy alone. Both requests are answered
+ * from memory, so the difference is the service's fixed per-request cost, before any storage or upstream call.
+ */
+export async function measureFloor(direct: OpenAI, service: OpenAI, n: number): Promise<FloorResult> {
+  const run = async (client: OpenAI, id: string) => {
+    const out: number[] = [];
+    await pool(n, 1, async () => {
+      const t0 = performance.now();
+      await client.responses.retrieve(id).catch(() => undefined);
+      out.push(performance.now() - t0);
+    });
+    return out;
+  };
+  await run(direct, 'resp_missing');
+  await run(service, 'not!an!id');
+  const d = summarize(await run(direct, 'resp_missing'));
+  const s = summarize(await run(service, 'not!an!id'));
+  return { service: s, direct: d, added: round(s.p50 - d.p50, 3) };
+}

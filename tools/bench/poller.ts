@@ -1,0 +1,210 @@
+/**
+ * Scenario 3: the background poller with many jobs in flight.
+ *
+ * N background responses are created straight at the emulator, each told (metadata `emulator_duration_ms`) to
+ * finish at its own time, and tracked through the jobs module's API (`trackBackgroundJob`) against Azurite, as
+ * a create through the service would. `runPollerTick` is then driven in this process on the production
+ * schedule (a tick every POLL_TICK_MS, the next one on the first schedule point after the previous ended, as a
+ * singleton timer does) until every job is finalized.
+ *
+ * Reported: the cost of a tick when nothing is due (with all N jobs in flight), upstream calls per job against
+ * the backoff schedule's minimum for that job's duration, and the delay from upstream completion to
+ * finalization.
+ */
+import type OpenAI from 'openai';
+import { odata } from '@azure/data-tables';
+import { resetConfigForTests, getConfig } from '../../shared/config';
+import { resetClientsForTests } from '../../shared/clients';
+import { runPollerTick, trackBackgroundJob, type JobLog, type PollerTickStats } from '../../shared/jobs';
+import { openJobStore } from '../../shared/jobs/store';
+import type { JobEntity } from '../../shared/jobs/types';
+import { sleep } from './env';
+import { pool, round, summarize, type Summary } from './stats';
+
+export const POLL_TICK_MS = 5_000;
+
+export interface PollerResult {
+  jobs: number;
+  settings: {
+    initialDelayMs: number;
+    maxDelayMs: number;
+    tickMs: number;
+    concurrency: number;
+    budgetMs: number;
+  };
+  durationsMs: { min: number; max: number };
+  seedSeconds: number;
+  idleTick: {
+    inFlight: number;
+    tableQueries: number;
+    tableReads: number;
+    upstreamCalls: number;
+    durationMs: number;
+  };
+  idleTickAfter: { tableQueries: number; upstreamCalls: number; durationMs: number };
+  ticks: number;
+  busiestTick: { due: number; durationMs: number; budgetExhausted: boolean };
+  budgetExhaustedTicks: number;
+  upstreamCalls: number;
+  minimumCalls: number;
+  callsPerJob: number;
+  minimumPerJob: number;
+  callsRatio: number;
+  finalizationDelay: Summary;
+  targetDelayMs: number;
+  notFinalized: number;
+  finalizedTwice: number;
+  errors: number;
+  wallSeconds: number;
+}
+
+/** Upstream polls the backoff schedule needs (no jitter, polls exactly on time) to see a job of `durationMs` end. */
+export function minimumPolls(durationMs: number, initialMs: number, maxMs: number): number {
+  let t = 0;
+  for (let k = 0; k < 10_000; k++) {
+    t += Math.min(maxMs, initialMs * 2 ** Math.min(k, 30));
+    if (t >= durationMs) return k + 1;
+  }
+  return 10_000;
+}
+
+const quietLog: JobLog = {
+  log: () => undefined,
+  warn: () => undefined,
+  error: (...a: unknown[]) => console.error(...a),
+};
+
+export async function runPoller(opts: {
+  direct: OpenAI;
+  jobs: number;
+  emulatorUrl: string;
+  log: (line: string) => void;
+}): Promise<PollerResult> {
+  const settings = {
+    POLL_INITIAL_DELAY_MS: '1000',
+    POLL_MAX_DELAY_MS: '30000',
+    POLL_CONCURRENCY: '16',
+    POLL_TICK_BUDGET_MS: '20000',
+  };
+  Object.assign(process.env, settings);
+  resetConfigForTests();
+  resetClientsForTests();
+  const config = getConfig();
+  const initial = config.pollInitialDelayMs;
+  const cap = config.pollMaxDelayMs;
+  const started = Date.now();
+
+  // Durations spread evenly over [5 s, 150 s]: many jobs end while still in the doubling phase, many at the cap.
+  const minMs = 5_000;
+  const maxMs = 150_000;
+  const caller = { id: 'key:bench-poller', source: 'key' as const, name: 'bench-poller' };
+  const completion = new Map<string, number>();
+  const duration = new Map<string, number>();
+  let seeded = 0;
+  const seedStarted = Date.now();
+  await pool(opts.jobs, 32, async (i) => {
+    const ms = Math.round(minMs + ((maxMs - minMs) * ((i * 7919) % opts.jobs)) / opts.jobs);
+    const before = Date.now();
+    const response = await opts.direct.responses.create({
+      model: 'gpt-4.1',
+      input: 'ok',
+      background: true,
+      metadata: { emulator_duration_ms: String(ms) },
+    });
+    completion.set(response.id, before + ms);
+    duration.set(response.id, ms);
+    await trackBackgroundJob({ caller, response, kind: 'response', deployment: 'gpt-4.1' });
+    if (++seeded % 2000 === 0) opts.log(`  seeded ${seeded}/${opts.jobs}`);
+  });
+  const seedSeconds = (Date.now() - seedStarted) / 1000;
+
+  // A tick with nothing due while every job is in flight: the clock is set before any job's next poll.
+  const idle = await runPollerTick({ now: seedStarted - 60_000, log: quietLog });
+  opts.log(
+    `  idle tick with ${opts.jobs} in flight: ${idle.tableQueries} query, ${idle.tableReads} reads, ${idle.upstreamCalls} upstream calls, ${idle.durationMs} ms`,
+  );
+
+  const ticks: PollerTickStats[] = [];
+  const deadline = Date.now() + maxMs + 4 * cap + 10 * 60_000;
+  let upstreamCalls = 0;
+  let errors = 0;
+  let finalized = 0;
+  while (finalized < opts.jobs && Date.now() < deadline) {
+    const waitMs = POLL_TICK_MS - (Date.now() % POLL_TICK_MS);
+    await sleep(waitMs);
+    const stats = await runPollerTick({ log: quietLog });
+    ticks.push(stats);
+    upstreamCalls += stats.upstreamCalls;
+    errors += stats.errors;
+    finalized += stats.finalized;
+    if (ticks.length % 6 === 0)
+      opts.log(
+        `  t+${Math.round((Date.now() - seedStarted) / 1000)} s: ${finalized}/${opts.jobs} finalized, last tick due ${stats.due} in ${stats.durationMs} ms`,
+      );
+  }
+  const idleAfter = await runPollerTick({ log: quietLog });
+
+  // What happened to each job, from its row.
+  const store = await openJobStore();
+  const delays: number[] = [];
+  let notFinalized = 0;
+  let minimumCalls = 0;
+  const rows = store.jobs.listEntities<JobEntity>({ queryOptions: { filter: odata`RowKey eq 'job'` } });
+  for await (const job of rows) {
+    const done = completion.get(job.responseId);
+    if (done === undefined) continue;
+    minimumCalls += minimumPolls(duration.get(job.responseId)!, initial, cap);
+    if (job.phase !== 'finalized') {
+      notFinalized++;
+      continue;
+    }
+    delays.push(job.updatedAt - done);
+  }
+  const busiest = ticks.reduce((a, b) => (b.durationMs > a.durationMs ? b : a), ticks[0]!);
+  const result: PollerResult = {
+    jobs: opts.jobs,
+    settings: {
+      initialDelayMs: initial,
+      maxDelayMs: cap,
+      tickMs: POLL_TICK_MS,
+      concurrency: config.pollConcurrency,
+      budgetMs: config.pollTickBudgetMs,
+    },
+    durationsMs: { min: minMs, max: maxMs },
+    seedSeconds: round(seedSeconds, 1),
+    idleTick: {
+      inFlight: opts.jobs,
+      tableQueries: idle.tableQueries,
+      tableReads: idle.tableReads,
+      upstreamCalls: idle.upstreamCalls,
+      durationMs: idle.durationMs,
+    },
+    idleTickAfter: {
+      tableQueries: idleAfter.tableQueries,
+      upstreamCalls: idleAfter.upstreamCalls,
+      durationMs: idleAfter.durationMs,
+    },
+    ticks: ticks.length,
+    busiestTick: busiest
+      ? { due: busiest.due, durationMs: busiest.durationMs, budgetExhausted: busiest.budgetExhausted }
+      : { due: 0, durationMs: 0, budgetExhausted: false },
+    budgetExhaustedTicks: ticks.filter((t) => t.budgetExhausted).length,
+    upstreamCalls,
+    minimumCalls,
+    callsPerJob: round(upstreamCalls / opts.jobs, 3),
+    minimumPerJob: round(minimumCalls / opts.jobs, 3),
+    callsRatio: round(upstreamCalls / minimumCalls, 3),
+    finalizationDelay: summarize(delays),
+    targetDelayMs: cap + POLL_TICK_MS,
+    notFinalized,
+    finalizedTwice: Math.max(0, finalized - (opts.jobs - notFinalized)),
+    errors,
+    wallSeconds: round((Date.now() - started) / 1000, 1),
+  };
+  opts.log(
+    `  upstream calls/job ${result.callsPerJob} vs schedule minimum ${result.minimumPerJob} (${result.callsRatio}x); ` +
+      `completion→finalized p50 ${(result.finalizationDelay.p50 / 1000).toFixed(2)} s p99 ${(result.finalizationDelay.p99 / 1000).toFixed(2)} s; ` +
+      `${notFinalized} not finalized, ${errors} errors, ${result.budgetExhaustedTicks} ticks over budget`,
+  );
+  return result;
+}
