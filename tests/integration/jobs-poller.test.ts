@@ -11,6 +11,7 @@ import {
   type FinalizerContext,
   type PollerTickStats,
 } from '../../shared/jobs';
+import { getOpenAI } from '../../shared/clients';
 import { unregisterJobFinalizer } from '../../shared/jobs/finalizers';
 import { useStorageNamesForTests } from '../../shared/jobs/names';
 import { DUE_PARTITION, dueKey } from '../../shared/jobs/schedule';
@@ -226,7 +227,6 @@ describe('the background poller', () => {
   it('cancel wins: a response Azure completes after acknowledging the cancel stays cancelled', async () => {
     await env.fault({ kind: 'cancel_then_completed', count: 1 });
     const response = await track({ emulator_duration_ms: '400' });
-    const { getOpenAI } = await import('../../shared/clients');
     const cancelled = await getOpenAI().responses.cancel(response.id);
     expect(cancelled.status).toBe('cancelled');
     await recordCancel(response.id, cancelled, env.log);

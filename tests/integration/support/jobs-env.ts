@@ -79,7 +79,7 @@ export async function startJobsEnv(
     names,
     caller: { id: `key:${callerName}`, source: 'key', name: callerName },
     lines,
-    log: { log: record, warn: record, error: record } as JobLog,
+    log: { log: record, warn: record, error: record },
     async upstreamCalls(route) {
       const res = await fetch(`${base}/stats`, { headers: { 'api-key': 'emulator-key' } });
       const stats = (await res.json()) as { requests: Record<string, number> };
