@@ -27,7 +27,9 @@ describe('emulator command line', () => {
   });
 
   it('prefers flags over the environment', () => {
-    expect(cliOptions(['--port', '0', '--latency-ms', '7'], { EMULATOR_PORT: '5000', EMULATOR_LATENCY_MS: '1' })).toMatchObject({
+    expect(
+      cliOptions(['--port', '0', '--latency-ms', '7'], { EMULATOR_PORT: '5000', EMULATOR_LATENCY_MS: '1' }),
+    ).toMatchObject({
       port: 0,
       latencyMs: 7,
     });

@@ -191,4 +191,20 @@ describe('options', () => {
       await slow.emulator.close();
     }
   });
+
+  it('bounds memory by evicting the oldest finished responses', async () => {
+    const small = await startHarness({ maxResponses: 2 });
+    try {
+      const [a, b, c] = [
+        await small.client.responses.create({ model: 'gpt-4.1', input: 'a' }),
+        await small.client.responses.create({ model: 'gpt-4.1', input: 'b' }),
+        await small.client.responses.create({ model: 'gpt-4.1', input: 'c' }),
+      ];
+      await expect(small.client.responses.retrieve(a.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+      expect((await small.client.responses.retrieve(b.id)).id).toBe(b.id);
+      expect((await small.client.responses.retrieve(c.id)).id).toBe(c.id);
+    } finally {
+      await small.emulator.close();
+    }
+  });
 });

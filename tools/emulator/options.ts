@@ -18,6 +18,8 @@ export interface EmulatorOptions {
   latencyMs?: number;
   /** Stored responses kept before the oldest finished ones are evicted. Default 2000. */
   maxResponses?: number;
+  /** Approximate bytes of stored responses kept before the oldest finished ones are evicted. Default 1 GiB. */
+  maxStoredBytes?: number;
   /** Largest JSON request body accepted, in bytes. Default 100 MiB. */
   maxBodyBytes?: number;
   /** Largest uploaded file, in bytes. Default 64 MiB. */
@@ -38,6 +40,7 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
   streamEventDelayMs: 15,
   latencyMs: 0,
   maxResponses: 2000,
+  maxStoredBytes: 1024 * 1024 * 1024,
   maxBodyBytes: 100 * 1024 * 1024,
   maxFileBytes: 64 * 1024 * 1024,
   maxTotalFileBytes: 512 * 1024 * 1024,

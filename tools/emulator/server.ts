@@ -79,7 +79,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const opts = resolveOptions(options);
   const state: EmulatorState = {
     options: opts,
-    responses: new ResponseStore(opts.maxResponses),
+    responses: new ResponseStore(opts.maxResponses, opts.maxStoredBytes),
     files: new FileStore(opts.maxTotalFileBytes),
     runner: new Runner(),
     faults: new FaultRegistry(),

@@ -45,20 +45,23 @@ export interface ResponseRecord {
   bytes: number;
 }
 
-/** Responses in memory; the oldest finished ones go first when the bound is reached. */
+/** Responses in memory; the oldest finished ones go first when either bound is reached. */
 export class ResponseStore {
   private readonly records = new Map<string, ResponseRecord>();
+  private totalBytes = 0;
 
-  constructor(private readonly maxRecords: number) {}
+  constructor(
+    private readonly maxRecords: number,
+    private readonly maxBytes: number,
+  ) {}
 
   add(record: ResponseRecord): void {
     if (!record.stored) return;
     this.records.set(record.id, record);
-    if (this.records.size > this.maxRecords) {
-      for (const [id, r] of this.records) {
-        if (this.records.size <= this.maxRecords) break;
-        if (r.finished) this.records.delete(id);
-      }
+    this.totalBytes += record.bytes;
+    for (const [id, r] of this.records) {
+      if (this.records.size <= this.maxRecords && this.totalBytes <= this.maxBytes) break;
+      if (r.finished && r !== record) this.delete(id);
     }
   }
 
@@ -67,11 +70,18 @@ export class ResponseStore {
   }
 
   delete(id: string): boolean {
+    const record = this.records.get(id);
+    if (!record) return false;
+    this.totalBytes -= record.bytes;
     return this.records.delete(id);
   }
 
   get size(): number {
     return this.records.size;
+  }
+
+  get bytes(): number {
+    return this.totalBytes;
   }
 
   get running(): number {
@@ -93,10 +103,6 @@ export class ResponseStore {
       if (hit) return hit as ResponseItem;
     }
     return undefined;
-  }
-
-  clear(): void {
-    this.records.clear();
   }
 }
 
