@@ -132,7 +132,7 @@ describe('the production entry under the local host', () => {
     const res = await fetch(`${host.url}/api/health`);
     expect([200, 503]).toContain(res.status);
     expect(res.headers.get('content-type')).toMatch(/application\/json/);
-    const body = await res.json();
+    const body = (await res.json()) as { status: string; checks: { storage: string; model: string } };
     expect(body).toMatchObject({
       status: expect.stringMatching(/^(ok|degraded)$/),
       checks: { storage: 'ok' },

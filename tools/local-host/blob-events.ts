@@ -99,7 +99,7 @@ export async function runBlobFunction(
   values: Record<string, string>,
 ): Promise<void> {
   const { binding } = triggerOf(fn);
-  const service = await ctx.clients.get(bindingString(binding, 'connection', 'AzureWebJobsStorage'));
+  const service = ctx.clients.get(bindingString(binding, 'connection', 'AzureWebJobsStorage'));
   const blob = service.getContainerClient(container).getBlobClient(name);
   let download;
   try {

@@ -1,3 +1,6 @@
+import { createRequire } from 'node:module';
+import type * as Identity from '@azure/identity';
+import type * as StorageBlob from '@azure/storage-blob';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import { resolvePlaceholders } from './settings';
 
@@ -10,18 +13,18 @@ import { resolvePlaceholders } from './settings';
 export class BlobClients {
   readonly #clients = new Map<string, BlobServiceClient>();
 
-  async get(connection: string): Promise<BlobServiceClient> {
+  get(connection: string): BlobServiceClient {
     const cached = this.#clients.get(connection);
     if (cached) return cached;
-    const client = await createClient(connection);
+    const client = createClient(connection);
     this.#clients.set(connection, client);
     return client;
   }
 }
 
-async function createClient(connection: string): Promise<BlobServiceClient> {
+function createClient(connection: string): BlobServiceClient {
   // Loaded on first use: the SDK costs a second or more of start-up on a busy machine, and most runs need no blobs.
-  const { BlobServiceClient } = await import('@azure/storage-blob');
+  const { BlobServiceClient } = createRequire(__filename)('@azure/storage-blob') as typeof StorageBlob;
   const env = process.env;
   const value = env[connection] ?? env[`AzureWebJobs${connection}`];
   if (value) return BlobServiceClient.fromConnectionString(value);
@@ -37,7 +40,7 @@ async function createClient(connection: string): Promise<BlobServiceClient> {
         `(UseDevelopmentStorage=true for Azurite) or ${connection}__blobServiceUri for an identity-based connection.`,
     );
   }
-  const { DefaultAzureCredential } = await import('@azure/identity');
+  const { DefaultAzureCredential } = createRequire(__filename)('@azure/identity') as typeof Identity;
   return new BlobServiceClient(uri, new DefaultAzureCredential());
 }
 

@@ -113,7 +113,7 @@ export function startBlobWatcher(opts: BlobWatcherOptions): BlobWatcher {
   };
 
   const scanTarget = async (t: (typeof targets)[number]): Promise<boolean> => {
-    const service = await opts.clients.get(t.connection);
+    const service = opts.clients.get(t.connection);
     const container = service.getContainerClient(t.pattern.container);
     const key = `${t.connection}|${t.pattern.container}`;
     if (!ensured.has(key)) {
