@@ -105,6 +105,23 @@ describe('code interpreter', () => {
     expect(again?.type === 'code_interpreter_call' && again.outputs).toBeNull();
   });
 
+  it('shows code outputs on retrieve only when include asks for them', async () => {
+    const created = await h.client.responses.create({
+      model: 'gpt-4.1',
+      tools: [{ type: 'code_interpreter', container: { type: 'auto' } }],
+      input: 'Solve 2x + 1 = 5.',
+    });
+    const codeOf = (r: typeof created) => r.output.find((i) => i.type === 'code_interpreter_call');
+    expect(codeOf(created)).toMatchObject({ outputs: null });
+    expect(codeOf(await h.client.responses.retrieve(created.id))).toMatchObject({ outputs: null });
+    const withOutputs = await h.client.responses.retrieve(created.id, {
+      include: ['code_interpreter_call.outputs'],
+    });
+    expect(codeOf(withOutputs)).toMatchObject({
+      outputs: [{ type: 'logs', logs: expect.stringContaining('x = 2') as string }],
+    });
+  });
+
   it('puts uploaded files in the container and refuses unknown ones', async () => {
     const file = await h.client.files.create({
       file: new File(['a,b\n1,2\n'], 'data.csv', { type: 'text/csv' }),
