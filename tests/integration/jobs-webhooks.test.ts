@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import { resetConfigForTests } from '../../shared/config';
 import { ApiError } from '../../shared/errors';
@@ -17,7 +17,8 @@ import {
   type WebhookEvent,
 } from '../../shared/webhooks';
 import { clearWebhookCacheForTests } from '../../shared/webhooks/registration';
-import { startJobsEnv, until, type JobsEnv } from './support/jobs-env';
+import { main as keysTool } from '../../tools/keys';
+import { startJobsEnv, uniqueSuffix, until, type JobsEnv } from './support/jobs-env';
 
 interface Received {
   headers: Record<string, string>;
@@ -220,6 +221,39 @@ describe('completion webhooks', () => {
       });
     } finally {
       secret = (await registerWebhook(env.caller.name, receiver.url, { allowRequestUrls: true })).secret;
+    }
+  });
+
+  it('`npm run keys -- webhook` registers a URL and prints the signing secret last; refused URLs fail', async () => {
+    const name = `cli-${uniqueSuffix()}`;
+    await keysTool(['create', name]);
+    const lines: string[] = [];
+    const spy = vi
+      .spyOn(console, 'log')
+      .mockImplementation((...args: unknown[]) => void lines.push(args.join(' ')));
+    try {
+      expect(await keysTool(['webhook', name, receiver.url, '--allow-request-urls'])).toBe(0);
+    } finally {
+      spy.mockRestore();
+    }
+    const printed = lines.at(-1)!;
+    expect(printed).toMatch(/^whsec_/);
+    const caller = { id: `key:${name}`, source: 'key' as const, name };
+    clearWebhookCacheForTests();
+    expect(await resolveWebhookTarget(caller, receiver.url.replace('/hooks', '/x'))).toContain('/x');
+
+    const event = buildEvent('response.completed', { id: `resp_cli_${uniqueSuffix()}`, status: 'completed' });
+    await enqueueWebhookEvent({ callerId: caller.id, event });
+    await runWebhookTick({ log: env.log });
+    const got = receiver.received.find((r) => r.headers['webhook-id'] === event.id)!;
+    expect(() => new Webhook(printed).verify(got.body, got.headers)).not.toThrow();
+
+    await expect(keysTool(['webhook', name, 'https://10.1.1.1/hook'])).rejects.toThrow(/private/);
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      expect(await keysTool(['webhook', name])).toBe(2);
+    } finally {
+      errors.mockRestore();
     }
   });
 
