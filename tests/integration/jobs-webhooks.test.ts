@@ -226,12 +226,12 @@ describe('completion webhooks', () => {
 
   it('`npm run keys -- webhook` registers a URL and prints the signing secret last; refused URLs fail', async () => {
     const name = `cli-${uniqueSuffix()}`;
-    await keysTool(['create', name]);
     const lines: string[] = [];
     const spy = vi
       .spyOn(console, 'log')
       .mockImplementation((...args: unknown[]) => void lines.push(args.join(' ')));
     try {
+      expect(await keysTool(['create', name])).toBe(0);
       expect(await keysTool(['webhook', name, receiver.url, '--allow-request-urls'])).toBe(0);
     } finally {
       spy.mockRestore();
