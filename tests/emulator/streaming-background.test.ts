@@ -76,6 +76,20 @@ describe('streaming', () => {
     }
   });
 
+  it("satisfies the SDK's stream helper, which rebuilds the response from the events", async () => {
+    const runner = h.client.responses.stream({
+      model: 'o4-mini',
+      input: 'Stream helper check.',
+      reasoning: { summary: 'auto' },
+    });
+    const deltas: string[] = [];
+    runner.on('response.output_text.delta', (e) => deltas.push(e.delta));
+    const final = await runner.finalResponse();
+    expect(final.status).toBe('completed');
+    expect(final.output_text).toBe(deltas.join(''));
+    expect(final.output_text).toContain('Stream helper check.');
+  });
+
   it('streams tool calls with their own events', async () => {
     const stream = await h.client.responses.create({
       model: 'o4-mini',
