@@ -90,19 +90,16 @@ export function newRecord(
 export async function readRecord(
   recordBlob: string,
 ): Promise<{ record: SummaryRecord; etag: string } | undefined> {
-  const blob = (await summaries()).getBlockBlobClient(recordBlob);
+  const blob = await downloadWhole(await summaries(), recordBlob);
+  if (!blob) return undefined;
   try {
-    const response = await blob.download();
-    const chunks: Buffer[] = [];
-    for await (const chunk of response.readableStreamBody!) chunks.push(chunk as Buffer);
+    return { record: JSON.parse(blob.data.toString('utf8')) as SummaryRecord, etag: blob.etag };
+  } catch {
+    // Not a record (someone wrote junk there): treat it as one about another blob, which PDFs may replace.
     return {
-      record: JSON.parse(Buffer.concat(chunks).toString('utf8')) as SummaryRecord,
-      etag: response.etag!,
+      record: { source: { name: '', etag: '', last_modified: '' } } as SummaryRecord,
+      etag: blob.etag,
     };
-  } catch (e) {
-    if (isNotFound(e)) return undefined;
-    if (e instanceof SyntaxError) return undefined;
-    throw e;
   }
 }
 
@@ -227,12 +224,26 @@ export async function deleteStaleSummary(summaryBlob: string, source: SourceVers
   }
 }
 
-/** The summary text, or undefined. */
-export async function readSummary(summaryBlob: string): Promise<string | undefined> {
+/**
+ * One GET of a whole blob. Not `downloadToBuffer`: it reads the size first and then that many bytes, so a blob
+ * replaced in between comes back cut short; a single GET is served from one version.
+ */
+async function downloadWhole(
+  client: ContainerClient,
+  name: string,
+): Promise<{ data: Buffer; etag: string } | undefined> {
   try {
-    return (await (await summaries()).getBlockBlobClient(summaryBlob).downloadToBuffer()).toString('utf8');
+    const response = await client.getBlockBlobClient(name).download();
+    const chunks: Buffer[] = [];
+    for await (const chunk of response.readableStreamBody!) chunks.push(chunk as Buffer);
+    return { data: Buffer.concat(chunks), etag: response.etag! };
   } catch (e) {
     if (isNotFound(e)) return undefined;
     throw e;
   }
+}
+
+/** The summary text, or undefined. */
+export async function readSummary(summaryBlob: string): Promise<string | undefined> {
+  return (await downloadWhole(await summaries(), summaryBlob))?.data.toString('utf8');
 }
