@@ -102,12 +102,17 @@ export async function trackBackgroundJob(request: TrackRequest): Promise<void> {
   await syncListing(store, created);
 }
 
-/** The stored final response of a tracked job once it is terminal and finalized; else undefined (ask upstream). */
+/**
+ * The stored final response of a tracked job once it is terminal and its final JSON is stored (finalization
+ * step 1; the rest of finalization never changes it), else undefined: ask upstream. The JSON already says
+ * what the job says (a caller's cancel wins over a later upstream `completed`).
+ */
 export async function terminalResponseFromJob(responseId: string): Promise<Response | undefined> {
   const store = await openJobStore();
   const job = await readJob(store, responseId);
-  if (!job || job.phase !== 'finalized' || !isTerminal(job.status)) return undefined;
-  return readResponseJson(responseId);
+  if (!job || !isTerminal(job.status)) return undefined;
+  const stored = job.phase === 'finalized' || (job.steps ?? '').split(',').includes('stored');
+  return stored ? readResponseJson(responseId) : undefined;
 }
 
 /**

@@ -105,7 +105,8 @@ export async function claimFinalization(
     },
     now,
   );
-  if (claimed) await syncListing(store, claimed);
+  // The listing shows the terminal status once the final JSON is stored (step 1), not here: whoever sees a
+  // terminal status in GET /v1/jobs can retrieve the response from the record.
   return claimed;
 }
 
@@ -261,6 +262,7 @@ export async function runFinalization(
         return false;
       }
       job = written;
+      await syncListing(store, job);
     }
     let hookResult = parseJson<FinalizerResult>(job.hookResult);
     if (finalizer && !steps.has('hook')) {
@@ -300,6 +302,7 @@ export async function runFinalization(
     );
     if (!done) return false;
     await store.due.remove(job.dueKey);
+    // Again at the end: a crash right after step 1 may have left the listing behind.
     await syncListing(store, done);
     const usage = parseJson<NonNullable<Response['usage']>>(done.usage);
     log.log(

@@ -200,6 +200,10 @@ describe('the background poller', () => {
     // The payload was stored by the first attempt; the resumed one must not fetch it upstream again.
     expect((await readResponseJson(response.id))?.status).toBe('completed');
     const before = await env.upstreamCalls('GET /responses/{id}');
+    // Once the final JSON is stored, the list says so and a retrieve is answered from the record.
+    expect((await terminalResponseFromJob(response.id))?.status).toBe('completed');
+    const listed = (await listJobs(env.caller, { limit: 100 })).data.find((j) => j.id === response.id);
+    expect(listed?.status).toBe('completed');
 
     const resumed = await runPollerTick({ log: env.log, now: Date.now() + 5_000 });
     expect(resumed.finalized).toBe(1);
