@@ -16,6 +16,8 @@ export interface EmulatorState {
   sealer: Sealer;
   /** Requests per `METHOD /template`. */
   requests: Map<string, number>;
+  /** Event streams whose client hung up before the stream ended (how the service's upstream aborts show). */
+  streamDisconnects: number;
 }
 
 /** One request being answered. */

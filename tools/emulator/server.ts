@@ -85,6 +85,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     faults: new FaultRegistry(),
     sealer: new Sealer(opts.apiKey),
     requests: new Map(),
+    streamDisconnects: 0,
   };
   const api = new Router([...responseRoutes, ...fileRoutes, ...modelRoutes]);
   const control = new Router(controlRoutes);

@@ -11,6 +11,7 @@ export function statsOf(state: EmulatorState) {
     files: state.files.size,
     fileBytes: state.files.bytes,
     faults: state.faults.list().length,
+    streamDisconnects: state.streamDisconnects,
   };
 }
 
@@ -38,6 +39,7 @@ const getStats: Handler = (ctx) => {
 
 const resetStats: Handler = (ctx) => {
   ctx.state.requests.clear();
+  ctx.state.streamDisconnects = 0;
   sendJson(ctx.res, 200, statsOf(ctx.state));
   return Promise.resolve();
 };

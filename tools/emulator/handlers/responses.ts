@@ -231,7 +231,10 @@ const createResponse: Handler = async (ctx) => {
     const cut = state.faults.takeBehaviour('stream_cut', ctx.method, ctx.template);
     openEventStream(res);
     const subscriber = sseSubscriber(res, include, cut, () => state.runner.detach(record, subscriber));
-    res.on('close', () => state.runner.detach(record, subscriber));
+    res.on('close', () => {
+      if (!res.writableEnded) state.streamDisconnects++;
+      state.runner.detach(record, subscriber);
+    });
     state.runner.start(record);
     state.runner.attach(record, subscriber);
     return;
@@ -260,7 +263,10 @@ const retrieveResponse: Handler = async (ctx) => {
   const cut = state.faults.takeBehaviour('stream_cut', ctx.method, ctx.template);
   openEventStream(res);
   const subscriber = sseSubscriber(res, include, cut, () => state.runner.detach(record, subscriber));
-  res.on('close', () => state.runner.detach(record, subscriber));
+  res.on('close', () => {
+    if (!res.writableEnded) state.streamDisconnects++;
+    state.runner.detach(record, subscriber);
+  });
   state.runner.attach(record, subscriber, startingAfter);
   return Promise.resolve();
 };
