@@ -8,7 +8,7 @@ import { runWebhookTick } from '../shared/webhooks';
 export async function webhookDeliveryTimer(_timer: Timer, context: InvocationContext): Promise<void> {
   try {
     const stats = await runWebhookTick({ log: context });
-    if (stats.due > 0) context.log(JSON.stringify({ event: 'webhooks.tick', ...stats }));
+    if (stats.due > 0 || stats.errors > 0) context.log(JSON.stringify({ event: 'webhooks.tick', ...stats }));
   } catch (e) {
     context.error(`webhook delivery tick failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     throw e;

@@ -214,10 +214,12 @@ async function deleteUploadedFiles(job: JobEntity, store: JobStore, log: JobLog)
   );
 }
 
+/** `lost`: another instance took the job over (or it was deleted); `failed`: a step threw, the next tick resumes. */
+export type FinalizeResult = 'finalized' | 'lost' | 'failed';
+
 /**
- * Runs (or resumes) the finalization of a job this instance has just claimed or taken over. Returns true when
- * the job is finalized; false when another instance took it over meanwhile, or a step failed (logged; the
- * lease is released so the next tick resumes it).
+ * Runs (or resumes) the finalization of a job this instance has just claimed or taken over. On a failed step
+ * the error is logged and the lease released at once, so the next tick resumes after the last recorded step.
  */
 export async function runFinalization(
   store: JobStore,
@@ -225,7 +227,7 @@ export async function runFinalization(
   source: Response | undefined,
   log: JobLog,
   options: { gone?: boolean; now?: () => number } = {},
-): Promise<boolean> {
+): Promise<FinalizeResult> {
   const clock = options.now ?? Date.now;
   let job = claimed;
   const status = job.status as TerminalStatus;
@@ -259,7 +261,7 @@ export async function runFinalization(
       if (!written) {
         // Gone (deleted while we worked) or taken over; a deleted job must not keep its payload.
         if (!(await stillExists(store, job))) await deleteResponseJson(job.responseId);
-        return false;
+        return 'lost';
       }
       job = written;
       await syncListing(store, job);
@@ -269,7 +271,7 @@ export async function runFinalization(
       const extra = parseJson<Record<string, string>>(job.extra) ?? {};
       hookResult = (await finalizer({ job, status, response, extra, log })) ?? {};
       const written = await record('hook', { hookResult: JSON.stringify(hookResult) });
-      if (!written) return false;
+      if (!written) return 'lost';
       job = written;
     }
     await deleteUploadedFiles(job, store, log);
@@ -300,7 +302,7 @@ export async function runFinalization(
       { phase: 'finalized', leaseUntil: 0, leaseOwner: '', nextPollAt: 0, dueKey: '', finalizeError: '' },
       clock(),
     );
-    if (!done) return false;
+    if (!done) return 'lost';
     await store.due.remove(job.dueKey);
     // Again at the end: a crash right after step 1 may have left the listing behind.
     await syncListing(store, done);
@@ -319,7 +321,7 @@ export async function runFinalization(
         outputTokens: usage?.output_tokens,
       }),
     );
-    return true;
+    return 'finalized';
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     log.warn(
@@ -342,7 +344,7 @@ export async function runFinalization(
       },
       clock(),
     ).catch(() => undefined);
-    return false;
+    return 'failed';
   }
 }
 

@@ -81,7 +81,9 @@ export async function runPollerTick(options: PollerTickOptions): Promise<PollerT
   let pausedUntil = 0;
 
   const finalize = async (job: JobEntity, source: Response | undefined, gone = false) => {
-    if (await runFinalization(store, job, source, log, { gone, now: clock })) stats.finalized++;
+    const result = await runFinalization(store, job, source, log, { gone, now: clock });
+    if (result === 'finalized') stats.finalized++;
+    else if (result === 'failed') stats.errors++;
   };
 
   const handle = async (key: string): Promise<void> => {

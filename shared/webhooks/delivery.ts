@@ -159,6 +159,8 @@ export interface WebhookTickStats extends Meter {
   retried: number;
   failed: number;
   stale: number;
+  /** Deliveries whose handling failed on our side (storage); they stay due. */
+  errors: number;
   budgetExhausted: boolean;
   durationMs: number;
 }
@@ -184,6 +186,7 @@ export async function runWebhookTick(options: WebhookTickOptions): Promise<Webho
     retried: 0,
     failed: 0,
     stale: 0,
+    errors: 0,
     budgetExhausted: false,
     durationMs: 0,
   };
@@ -291,6 +294,7 @@ export async function runWebhookTick(options: WebhookTickOptions): Promise<Webho
       try {
         await attempt(key);
       } catch (e) {
+        stats.errors++;
         log.error(`webhook delivery ${idFromDueKey(key)} failed: ${(e as Error).message}`);
       }
     },
