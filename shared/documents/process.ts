@@ -143,6 +143,8 @@ async function notifyOwner(
     status,
     filename: owner.filename,
     blob: `${documentStorageNames().documents}/${source.name}`,
+    summary_blob: null,
+    response_id: null,
     error,
     url: documentUrl(owner.documentId),
   });
