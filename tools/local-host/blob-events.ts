@@ -238,6 +238,7 @@ export async function handleBlobWebhook(
 
   const pattern = parseBlobPath(bindingString(triggerOf(fn).binding, 'path'));
   let accepted = 0;
+  const mine: Promise<void>[] = [];
   for (const event of events) {
     const type = event?.type ?? event?.eventType;
     if (type !== 'Microsoft.Storage.BlobCreated') continue;
@@ -248,10 +249,21 @@ export async function handleBlobWebhook(
     accepted++;
     const p = deliver(ctx, fn, blob.container, blob.name, values).finally(() => ctx.pending.delete(p));
     ctx.pending.add(p);
+    mine.push(p);
   }
   ctx.logger.host(
     'information',
     `Blob webhook for ${fnName}: ${events.length} event(s), ${accepted} matching.`,
   );
+  if (req.headers[WAIT_HEADER] === 'true') {
+    // The local watcher marks a blob as seen only once its function ran (or was given up on as poison), so a
+    // host killed mid-run delivers it again after a restart, as the real host's durable queue would.
+    await Promise.all(mine);
+    send(res, 200);
+    return;
+  }
   send(res, 202);
 }
+
+/** Local-only header: answer after the matching deliveries finished instead of at once. */
+export const WAIT_HEADER = 'x-local-host-wait-for-completion';

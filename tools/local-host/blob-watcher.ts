@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { dirname } from 'node:path';
 import type { RegisteredFunction } from './core-api';
 import { parseBlobPath, type BlobClients } from './blob-storage';
-import { BLOB_WEBHOOK_PATH } from './blob-events';
+import { BLOB_WEBHOOK_PATH, WAIT_HEADER } from './blob-events';
 import { bindingString, triggerOf } from './invoke';
 import { describeError, type Logger } from './logger';
 
@@ -104,12 +104,16 @@ export function startBlobWatcher(opts: BlobWatcherOptions): BlobWatcher {
       `${opts.selfUrl}${BLOB_WEBHOOK_PATH}?functionName=Host.Functions.${encodeURIComponent(fn)}`,
       {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'aeg-event-type': 'Notification' },
+        headers: {
+          'content-type': 'application/json',
+          'aeg-event-type': 'Notification',
+          [WAIT_HEADER]: 'true',
+        },
         body: JSON.stringify([event]),
       },
     );
     await res.arrayBuffer();
-    return res.status === 202;
+    return res.status === 200;
   };
 
   const scanTarget = async (t: (typeof targets)[number]): Promise<boolean> => {
