@@ -30,7 +30,7 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
-      let verified = false;
+      let verified: boolean;
       try {
         new Webhook(secret).verify(body, req.headers as Record<string, string>);
         verified = true;
@@ -79,7 +79,7 @@ async function jobs(): Promise<{ data: { id: string; status: string; kind: strin
 
 describe('background jobs', () => {
   it('polls responses of several lengths and outcomes to their end and sends one signed webhook each', async () => {
-    const specs = [
+    const specs: Record<string, string>[] = [
       { emulator_duration_ms: '200' },
       { emulator_duration_ms: '900' },
       { emulator_duration_ms: '2500' },
@@ -97,13 +97,13 @@ describe('background jobs', () => {
       const mine = list.data.filter((j) => ids.includes(j.id));
       return mine.length === ids.length && mine.every((j) => TERMINAL.includes(j.status)) ? mine : undefined;
     });
-    const statusOf = (id: string) => final.find((j) => j.id === id)!.status;
+    const statusOf = (id: string | undefined) => final.find((j) => j.id === id)!.status;
     expect(ids.slice(0, 3).map(statusOf)).toEqual(['completed', 'completed', 'completed']);
-    expect(statusOf(ids[3]!)).toBe('failed');
-    expect(statusOf(ids[4]!)).toBe('incomplete');
+    expect(statusOf(ids[3])).toBe('failed');
+    expect(statusOf(ids[4])).toBe('incomplete');
 
-    await until('one webhook per job', async () =>
-      ids.every((id) => deliveries.some((d) => d.event.data.id === id)) ? true : undefined,
+    await until('one webhook per job', () =>
+      Promise.resolve(ids.every((id) => deliveries.some((d) => d.event.data.id === id)) ? true : undefined),
     );
     await new Promise((r) => setTimeout(r, 1500)); // room for any duplicate to show up
     for (const id of ids) {
@@ -147,8 +147,8 @@ describe('background jobs', () => {
     await stack.clearFaults();
     const job = (await jobs()).data.find((j) => j.id === response.id)!;
     expect(job.status).toBe('cancelled');
-    await until('cancel webhook', async () =>
-      deliveries.some((d) => d.event.data.id === response.id) ? true : undefined,
+    await until('cancel webhook', () =>
+      Promise.resolve(deliveries.some((d) => d.event.data.id === response.id) ? true : undefined),
     );
     const events = deliveries.filter((d) => d.event.data.id === response.id);
     expect(events.every((d) => d.event.type === 'response.cancelled')).toBe(true);
