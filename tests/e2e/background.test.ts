@@ -125,9 +125,9 @@ describe('background jobs', () => {
     await until('job finalized', async () =>
       (await jobs()).data.find((j) => j.id === response.id && j.status === 'completed') ? true : undefined,
     );
-    const before = (await stack.emulatorStats()) as { requests: Record<string, number> };
+    const before = await stack.emulatorStats();
     const retrieved = await caller.client.responses.retrieve(response.id);
-    const after = (await stack.emulatorStats()) as { requests: Record<string, number> };
+    const after = await stack.emulatorStats();
     expect(retrieved.status).toBe('completed');
     expect(retrieved.output_text).toContain('quick');
     expect(after.requests['GET /responses/{id}'] ?? 0).toBe(before.requests['GET /responses/{id}'] ?? 0);
@@ -207,9 +207,9 @@ describe('idempotent creates', () => {
     const key = `k-${Date.now()}`;
     const body = { model: 'gpt-4.1', input: 'only once', background: true };
     const first = (await (await create(key, body)).json()) as { id: string };
-    const before = (await stack.emulatorStats()) as { requests: Record<string, number> };
+    const before = await stack.emulatorStats();
     const second = await create(key, body);
-    const after = (await stack.emulatorStats()) as { requests: Record<string, number> };
+    const after = await stack.emulatorStats();
     expect(second.status).toBe(200);
     expect(((await second.json()) as { id: string }).id).toBe(first.id);
     expect(after.requests['POST /responses']).toBe(before.requests['POST /responses']);

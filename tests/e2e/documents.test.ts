@@ -152,7 +152,7 @@ async function documentDone(id: string, key = owner.key): Promise<Body> {
   );
 }
 
-const creates = async () => (await stack.emulatorStats()).requests as unknown as Record<string, number>;
+const creates = async () => (await stack.emulatorStats()).requests;
 
 describe('PDFs dropped into the documents container', () => {
   it('are summarized into summaries/<path>.md with a record, without any API call', async () => {

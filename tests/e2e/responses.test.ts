@@ -457,19 +457,24 @@ describe('background responses', () => {
 describe('a caller hanging up', () => {
   it('aborts the upstream request of a non-background stream', async () => {
     const { key } = await stack.newCaller('hangup');
-    const before = (await stack.emulatorStats()) as unknown as { streamDisconnects: number };
+    const before = await stack.emulatorStats();
     const controller = new AbortController();
     const res = await fetch(`${stack.baseURL}/responses`, {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'gpt-4.1', input: 'a long answer', stream: true, metadata: { emulator_duration_ms: '20000' } }),
+      body: JSON.stringify({
+        model: 'gpt-4.1',
+        input: 'a long answer',
+        stream: true,
+        metadata: { emulator_duration_ms: '20000' },
+      }),
       signal: controller.signal,
     });
     const reader = res.body!.getReader();
     await reader.read(); // the first event arrived: the upstream stream is open
     controller.abort();
     await until('the upstream stream to be closed', async () => {
-      const after = (await stack.emulatorStats()) as unknown as { streamDisconnects: number };
+      const after = await stack.emulatorStats();
       return after.streamDisconnects > before.streamDisconnects ? true : undefined;
     });
   });

@@ -15,6 +15,16 @@ import { freePort } from '../support/ports';
 
 export const EMULATOR_KEY = 'emulator-key';
 
+/** What the emulator's `GET /_emulator/stats` answers. */
+export interface EmulatorStats {
+  /** Requests per `METHOD /template`, e.g. `POST /responses`. */
+  requests: Record<string, number>;
+  responses: number;
+  running: number;
+  files: number;
+  streamDisconnects: number;
+}
+
 type EmulatorOptions = NonNullable<Parameters<typeof startEmulator>[0]>;
 
 export interface Stack {
@@ -31,7 +41,7 @@ export interface Stack {
   /** Injects an emulator fault, e.g. `{ kind: '429', count: 3 }`. */
   fault(spec: Record<string, unknown>): Promise<void>;
   clearFaults(): Promise<void>;
-  emulatorStats(): Promise<Record<string, number>>;
+  emulatorStats(): Promise<EmulatorStats>;
   hostLogs(): string;
   restartHost(opts?: { kill?: boolean }): Promise<void>;
   stop(): Promise<void>;
@@ -106,7 +116,7 @@ export async function startStack(
       await control('DELETE', '/_emulator/faults');
     },
     async emulatorStats() {
-      return (await (await control('GET', '/_emulator/stats')).json()) as Record<string, number>;
+      return (await (await control('GET', '/_emulator/stats')).json()) as EmulatorStats;
     },
     hostLogs: () => host.logs(),
     async restartHost({ kill = false } = {}) {
