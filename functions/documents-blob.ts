@@ -1,6 +1,6 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { documentStorageNames } from '../shared/documents/names';
-import { processDocumentBlob, registerDocumentFinalizer } from '../shared/documents/process';
+import { processDocumentBlob } from '../shared/documents/process';
 import { deliveryFromTrigger } from '../shared/documents/trigger';
 
 /**
@@ -24,10 +24,6 @@ export async function documentsBlob(blob: unknown, context: InvocationContext): 
     throw e;
   }
 }
-
-// The finalizer of `document` jobs runs in whichever instance's poller finalizes the job; every instance loads
-// this file, so registering here makes it present wherever the poller runs.
-registerDocumentFinalizer();
 
 // Flex Consumption supports only the Event Grid blob trigger; infra points the subscription at
 // `Host.Functions.documents-blob`, so the name must stay.

@@ -4,9 +4,13 @@
  */
 import { app } from '@azure/functions';
 import { watchClientDisconnects } from '../shared/disconnect';
+import { registerDocumentFinalizer } from '../shared/documents/process';
 
 // Streams are relayed, not buffered: without this the host collects a whole SSE body before sending it.
 app.setup({ enableHttpStream: true });
 
 // So a caller hanging up on a stream aborts the upstream request (see shared/disconnect.ts).
 watchClientDisconnects();
+
+// The poller finalizes `document` jobs in whichever instance runs it; every instance loads this entry.
+registerDocumentFinalizer();

@@ -4,12 +4,18 @@
  * folder. The service reads the blob with its own identity and sends it upstream inline as `file_data`, or,
  * above PDF_FILES_API_THRESHOLD_BYTES, through the Files API (`purpose: assistants`) by `file_id`.
  */
-import { toFile } from 'openai';
 import { callerBlobPrefix, type Caller } from '../auth';
 import { getOpenAI } from '../clients';
 import { getConfig } from '../config';
 import { badRequest } from '../errors';
 import { CONTAINERS, container, isNotFound } from '../storage';
+import { fileIdPart, inlinePdfPart, uploadPdf } from '../documents/input';
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
 
 const PREFIX = 'documents/';
 
@@ -57,28 +63,23 @@ export async function resolveDocumentRefs(caller: Caller, body: Record<string, u
   const uploaded: string[] = [];
   for (const part of parts) {
     const ref = part.file_id!;
-    const blob = documents.getBlobClient(blobNameFor(caller, ref));
     const filename = ref.split('/').pop()!;
-    let size: number;
+    // One GET: a separate size check and read could see two versions of a blob being replaced.
+    let bytes: Buffer;
     try {
-      size = (await blob.getProperties()).contentLength ?? 0;
+      const download = await documents.getBlobClient(blobNameFor(caller, ref)).download();
+      bytes = await readAll(download.readableStreamBody!);
     } catch (e) {
       if (isNotFound(e)) throw badRequest(`No document named '${ref}'.`, 'input', 'document_not_found');
       throw e;
     }
-    if (size > threshold) {
-      const download = await blob.download();
-      const file = await getOpenAI().files.create({
-        file: await toFile(download.readableStreamBody!, filename, { type: 'application/pdf' }),
-        purpose: 'assistants',
-      });
-      uploaded.push(file.id);
-      part.file_id = file.id;
+    delete part.file_id;
+    if (bytes.length > threshold) {
+      const fileId = await uploadPdf(bytes, filename);
+      uploaded.push(fileId);
+      Object.assign(part, fileIdPart(fileId));
     } else {
-      const bytes = await blob.downloadToBuffer();
-      delete part.file_id;
-      part.filename = filename;
-      part.file_data = `data:application/pdf;base64,${bytes.toString('base64')}`;
+      Object.assign(part, inlinePdfPart(bytes, filename));
     }
   }
   return uploaded;
