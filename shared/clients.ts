@@ -2,11 +2,12 @@
  * Lazy, process-wide clients. Nothing here runs at import time: every scaled-out instance pays cold start,
  * so the credential, the OpenAI client and the storage clients are created on first use and then reused.
  */
-import { DefaultAzureCredential, getBearerTokenProvider, type TokenCredential } from '@azure/identity';
-import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
-import { TableClient } from '@azure/data-tables';
-import OpenAI from 'openai';
+import type { TokenCredential } from '@azure/identity';
+import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
+import type { TableClient } from '@azure/data-tables';
+import type OpenAI from 'openai';
 import { getConfig } from './config';
+import { blobSdk, identitySdk, openaiSdk, tablesSdk } from './sdk';
 
 let credential: TokenCredential | undefined;
 let openai: OpenAI | undefined;
@@ -16,7 +17,9 @@ const containers = new Map<string, ContainerClient>();
 
 /** The managed identity (AZURE_CLIENT_ID selects a user-assigned one); falls back to developer logins locally. */
 export function getCredential(): TokenCredential {
-  credential ??= new DefaultAzureCredential({ managedIdentityClientId: getConfig().clientId });
+  credential ??= new (identitySdk().DefaultAzureCredential)({
+    managedIdentityClientId: getConfig().clientId,
+  });
   return credential;
 }
 
@@ -27,9 +30,11 @@ export function getCredential(): TokenCredential {
 export function getOpenAI(): OpenAI {
   if (!openai) {
     const config = getConfig();
+    const { OpenAI } = openaiSdk();
     openai = new OpenAI({
       baseURL: `${config.openaiEndpoint}/openai/v1/`,
-      apiKey: config.openaiApiKey ?? getBearerTokenProvider(getCredential(), config.openaiTokenScope),
+      apiKey:
+        config.openaiApiKey ?? identitySdk().getBearerTokenProvider(getCredential(), config.openaiTokenScope),
       timeout: config.openaiTimeoutMs,
       maxRetries: config.openaiMaxRetries,
     });
@@ -40,6 +45,7 @@ export function getOpenAI(): OpenAI {
 export function getBlobService(): BlobServiceClient {
   if (!blobService) {
     const { storage } = getConfig();
+    const { BlobServiceClient } = blobSdk();
     blobService =
       storage.kind === 'connectionString'
         ? BlobServiceClient.fromConnectionString(storage.connectionString)
@@ -62,6 +68,7 @@ export function getTable(name: string): TableClient {
   let client = tables.get(name);
   if (!client) {
     const { storage } = getConfig();
+    const { TableClient } = tablesSdk();
     client =
       storage.kind === 'connectionString'
         ? TableClient.fromConnectionString(storage.connectionString, name, {

@@ -3,7 +3,8 @@
  * (`{ error: { message, type, param, code } }`) so OpenAI SDKs raise their usual error classes.
  */
 import type { HttpResponseInit, InvocationContext } from '@azure/functions';
-import { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
+import type { APIError } from 'openai/error';
+import { openaiErrors } from './sdk';
 import { ConfigError } from './config';
 
 export interface ErrorBody {
@@ -60,7 +61,12 @@ export const serviceUnavailable = (message: string, code = 'service_unavailable'
 
 /** Narrows to the SDK's upstream error with its declared (not `any`) type parameters. */
 export function isUpstreamError(e: unknown): e is APIError {
-  return e instanceof APIError;
+  return e instanceof openaiErrors().APIError;
+}
+
+/** The caller's own abort (AbortSignal) of an SDK request. */
+export function isUserAbort(e: unknown): boolean {
+  return e instanceof openaiErrors().APIUserAbortError;
 }
 
 /** Azure Storage is down or unreachable: a 503 the caller can retry, not an opaque 500. */
@@ -147,14 +153,14 @@ export function toErrorResponse(
   let apiError: ApiError;
   if (err instanceof ApiError) {
     apiError = err;
-  } else if (err instanceof APIConnectionTimeoutError) {
+  } else if (err instanceof openaiErrors().APIConnectionTimeoutError) {
     apiError = new ApiError(
       504,
       'Azure OpenAI did not answer in time.',
       'upstream_error',
       'upstream_timeout',
     );
-  } else if (err instanceof APIConnectionError) {
+  } else if (err instanceof openaiErrors().APIConnectionError) {
     apiError = new ApiError(502, 'Could not reach Azure OpenAI.', 'upstream_error', 'upstream_unavailable');
   } else if (isUpstreamError(err)) {
     apiError = fromUpstream(err, deployment);

@@ -5,7 +5,7 @@
  */
 import busboy from 'busboy';
 import { Readable } from 'node:stream';
-import { toFile } from 'openai';
+import { openaiUploads } from './sdk';
 import type { FileObject } from 'openai/resources/files';
 import type { Caller } from './auth';
 import { getOpenAI } from './clients';
@@ -77,7 +77,9 @@ export async function uploadFile(caller: Caller, raw: Buffer, contentType: strin
     );
   }
   const file = await getOpenAI().files.create({
-    file: await toFile(upload.data, upload.filename, { type: upload.contentType ?? 'application/pdf' }),
+    file: await openaiUploads().toFile(upload.data, upload.filename, {
+      type: upload.contentType ?? 'application/pdf',
+    }),
     purpose: 'assistants',
   });
   await recordOwnership(caller, file.id);

@@ -3,7 +3,7 @@
  * uploaded through the Files API (`purpose: "assistants"`, the only purpose Azure OpenAI accepts for PDFs) and
  * referenced by `file_id`. Same rule as `shared/responses/documents-ref.ts` uses for the chat path.
  */
-import { toFile } from 'openai';
+import { openaiUploads } from '../sdk';
 import type { ResponseInputFile } from 'openai/resources/responses/responses';
 import { getOpenAI } from '../clients';
 
@@ -31,7 +31,10 @@ export const fileIdPart = (fileId: string): ResponseInputFile => ({ type: 'input
  */
 export async function uploadPdf(data: Buffer, filename: string, maxRetries?: number): Promise<string> {
   const file = await getOpenAI().files.create(
-    { file: await toFile(data, filename, { type: 'application/pdf' }), purpose: 'assistants' },
+    {
+      file: await openaiUploads().toFile(data, filename, { type: 'application/pdf' }),
+      purpose: 'assistants',
+    },
     maxRetries === undefined ? undefined : { maxRetries },
   );
   return file.id;

@@ -8,7 +8,8 @@
  * - a caller's document, PartitionKey = `caller_<caller id>`, RowKey = document id (ids sort newest first):
  *   what `GET /v1/documents[/{id}]` shows, written by the upload and updated as the document moves on.
  */
-import { odata, type TableClient } from '@azure/data-tables';
+import type { TableClient } from '@azure/data-tables';
+import { odata } from '../sdk';
 import { isConcurrencyConflict, isNotFound, table } from '../storage';
 import { blobKey } from './naming';
 import { documentStorageNames } from './names';

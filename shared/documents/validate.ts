@@ -2,7 +2,7 @@
  * The checks a document passes before any token is spent. Each failure is a rejection with a stable code and
  * a sentence for the record; a rejection is a normal outcome, not an error.
  */
-import { PDFParse } from 'pdf-parse';
+import { pdfParseSdk } from '../sdk';
 
 export type RejectionCode = 'empty' | 'not_pdf' | 'too_large' | 'unreadable_pdf' | 'not_pdf_name';
 
@@ -46,7 +46,7 @@ export function checkBytes(data: Uint8Array, maxBytes: number): Rejection | unde
  * usable; that copy lives only until `destroy`. Returns the page count, or a rejection.
  */
 export async function parsePdf(data: Buffer): Promise<{ pages: number } | Rejection> {
-  const parser = new PDFParse({ data });
+  const parser = new (pdfParseSdk().PDFParse)({ data });
   try {
     const info = await parser.getInfo();
     return { pages: info.total };

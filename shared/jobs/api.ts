@@ -2,7 +2,7 @@
  * What the HTTP handlers call: track a background create, answer a retrieve from a finalized job, record a
  * caller's cancel, delete a job, list a caller's jobs.
  */
-import { odata } from '@azure/data-tables';
+import { odata } from '../sdk';
 import type { Response } from 'openai/resources/responses/responses';
 import type { Caller } from '../auth';
 import { getConfig } from '../config';

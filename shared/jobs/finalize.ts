@@ -14,10 +14,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { APIError } from 'openai';
 import type { Response } from 'openai/resources/responses/responses';
 import { getOpenAI } from '../clients';
 import { getConfig } from '../config';
+import { isUpstreamError } from '../errors';
 import { storeImages } from '../images';
 import { enqueueWebhookEvent } from '../webhooks/delivery';
 import { buildEvent, responseUrl, WEBHOOK_EVENT_TYPES, type WebhookEventType } from '../webhooks/events';
@@ -160,7 +160,7 @@ async function finalResponse(
     store.meter.upstreamCalls++;
     return await openai.responses.retrieve(job.responseId, undefined, options);
   } catch (e) {
-    if (e instanceof APIError && e.status === 404) return undefined;
+    if (isUpstreamError(e) && e.status === 404) return undefined;
     throw e;
   }
 }
@@ -199,7 +199,7 @@ async function deleteUploadedFiles(job: JobEntity, store: JobStore, log: JobLog)
       try {
         await getOpenAI().files.delete(id, { maxRetries: 1 });
       } catch (e) {
-        if (e instanceof APIError && e.status === 404) return;
+        if (isUpstreamError(e) && e.status === 404) return;
         log.warn(
           JSON.stringify({
             event: 'job.file_delete_failed',

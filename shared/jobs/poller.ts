@@ -7,10 +7,10 @@
  * claim: a second poller (another instance, an overlapping tick) loses the ETag race and skips the job, and a
  * crash mid-poll leaves the job due again at its next poll time.
  */
-import { APIError } from 'openai';
 import type { Response } from 'openai/resources/responses/responses';
 import { getOpenAI } from '../clients';
 import { getConfig } from '../config';
+import { isUpstreamError } from '../errors';
 import {
   claimFinalization,
   expiredError,
@@ -183,8 +183,7 @@ export async function runPollerTick(options: PollerTickOptions): Promise<PollerT
 
   const pollFailed = async (job: JobEntity, e: unknown, next: number): Promise<void> => {
     const base = { responseId: job.responseId, caller: job.callerId, poll: job.pollCount };
-    // `instanceof` narrows to APIError<any, ...>; name the default type arguments.
-    const upstream = e instanceof APIError ? (e as APIError) : undefined;
+    const upstream = isUpstreamError(e) ? e : undefined;
     if (upstream?.status === 429) {
       stats.throttled++;
       const wait = retryAfterMs(upstream.headers) ?? 2 * config.pollInitialDelayMs;

@@ -7,7 +7,8 @@
  * later. Index rows are hints: the record they point at holds the authoritative `dueKey` (guarded by its
  * ETag), and an index row whose key differs from its record's `dueKey` is stale and deleted when met.
  */
-import { odata, type TableClient } from '@azure/data-tables';
+import type { TableClient } from '@azure/data-tables';
+import { odata } from '../sdk';
 import { isNotFound } from '../storage';
 
 export const DUE_PARTITION = 'due';

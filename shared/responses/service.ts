@@ -4,7 +4,6 @@
  * ownership, background tracking, stored images).
  */
 import type { InvocationContext } from '@azure/functions';
-import { APIUserAbortError } from 'openai';
 import type {
   Response,
   ResponseCreateParams,
@@ -15,7 +14,7 @@ import type { ResponseItemList } from 'openai/resources/responses/input-items';
 import type { Caller } from '../auth';
 import { getOpenAI } from '../clients';
 import { getConfig } from '../config';
-import { ApiError, badRequest, fromUpstream, isUpstreamError } from '../errors';
+import { ApiError, badRequest, fromUpstream, isUpstreamError, isUserAbort } from '../errors';
 import { deleteImages, storeImages } from '../images';
 import { assertFilesOwned } from '../files';
 import { assertOwned, forgetOwnership, recordOwnership, responseNotFound } from '../ownership';
@@ -266,7 +265,7 @@ async function* relay(
       }
     }
   } catch (e) {
-    if (e instanceof APIUserAbortError || signal.aborted) return; // the caller left; nothing to tell them
+    if (isUserAbort(e) || signal.aborted) return; // the caller left; nothing to tell them
     yield Buffer.from(errorFrame(e, last + 1));
     return;
   }

@@ -4,7 +4,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import OpenAI from 'openai';
-import { inject } from 'vitest';
 import { startEmulator } from '../../tools/emulator/server';
 import { spawnHost } from '../support/host';
 import { resetConfigForTests } from '../../shared/config';
@@ -12,6 +11,7 @@ import { resetClientsForTests } from '../../shared/clients';
 import { resetStorageForTests } from '../../shared/storage';
 import { createKey } from '../../shared/callers';
 import { freePort } from '../support/ports';
+import { startAzurite } from '../support/azurite';
 
 export const EMULATOR_KEY = 'emulator-key';
 
@@ -77,7 +77,9 @@ export function useTestStorage(connectionString: string, extra: Record<string, s
 export async function startStack(
   opts: { settings?: Record<string, string>; emulator?: EmulatorOptions; watchBlobs?: boolean } = {},
 ): Promise<Stack> {
-  const storageConnectionString = inject('storageConnectionString');
+  // Each stack has its own Azurite: its poller must only ever see jobs made against its own emulator.
+  const azurite = await startAzurite();
+  const storageConnectionString = azurite.connectionString;
   const emulator = await startEmulator({ port: 0, apiKey: EMULATOR_KEY, ...opts.emulator });
   const port = await freePort();
   const settings = {
@@ -105,6 +107,7 @@ export async function startStack(
     storageConnectionString,
     direct: new OpenAI({ baseURL: `${emulator.url}/openai/v1`, apiKey: EMULATOR_KEY, maxRetries: 0 }),
     async newCaller(prefix = 'caller') {
+      useTestStorage(storageConnectionString, { AZURE_OPENAI_ENDPOINT: emulator.url });
       const name = `${prefix}-${randomUUID().slice(0, 8)}`;
       const key = await createKey(name);
       return { name, key, client: new OpenAI({ baseURL: `${hostUrl}/api/v1`, apiKey: key, maxRetries: 0 }) };
@@ -127,6 +130,7 @@ export async function startStack(
     async stop() {
       await host.stop();
       await emulator.close();
+      await azurite.stop();
     },
   };
 }

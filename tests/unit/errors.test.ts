@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { APIConnectionTimeoutError, APIError } from 'openai';
 import { ApiError, toErrorResponse } from '../../shared/errors';
 import { ConfigError } from '../../shared/config';
+import { openaiErrors } from '../../shared/sdk';
+
+// The same (CommonJS) error classes the service's client throws.
+const { APIConnectionTimeoutError, APIError } = openaiErrors();
 
 const upstream = (status: number, body: object, headers: Record<string, string> = {}) =>
   APIError.generate(status, body, undefined, new Headers(headers));

@@ -1,0 +1,30 @@
+/**
+ * The heavy SDKs, loaded on first use rather than at import time.
+ *
+ * Importing `@azure/storage-blob`, `@azure/data-tables`, `@azure/identity`, `openai` and `pdf-parse` together
+ * costs ~450 ms, about 20 times what `@azure/functions` itself takes, and every scaled-out instance would pay it
+ * before serving its first request. Types still come from `import type`; values come from these getters (Node
+ * caches each module after its first `require`).
+ *
+ * The `openai` error classes are taken from the same CommonJS build as the client, so `instanceof` holds even
+ * where a test runner loads the package's ESM build for static imports.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports -- deliberate lazy loading, see above */
+import type * as DataTables from '@azure/data-tables';
+import type * as StorageBlob from '@azure/storage-blob';
+import type * as Identity from '@azure/identity';
+import type * as OpenAISdk from 'openai';
+import type * as OpenAIErrors from 'openai/error';
+import type * as OpenAIUploads from 'openai/uploads';
+import type * as PdfParse from 'pdf-parse';
+
+export const tablesSdk = () => require('@azure/data-tables') as typeof DataTables;
+export const blobSdk = () => require('@azure/storage-blob') as typeof StorageBlob;
+export const identitySdk = () => require('@azure/identity') as typeof Identity;
+export const openaiSdk = () => require('openai') as typeof OpenAISdk;
+export const openaiErrors = () => require('openai/error') as typeof OpenAIErrors;
+export const openaiUploads = () => require('openai/uploads') as typeof OpenAIUploads;
+export const pdfParseSdk = () => require('pdf-parse') as typeof PdfParse;
+
+/** `odata` from `@azure/data-tables` (escapes values in table filters), without loading the SDK at import. */
+export const odata: typeof DataTables.odata = (strings, ...values) => tablesSdk().odata(strings, ...values);
