@@ -7,6 +7,9 @@
  * Size: RELIABILITY_SCALE=ci (default; a few minutes on 2 cores) or full.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
@@ -132,7 +135,11 @@ export async function startReliabilityStack(
   };
   useTestStorage(storageConnectionString, { AZURE_OPENAI_ENDPOINT: emulator.url });
   const previousLogs: string[] = [];
-  const start = () => spawnHost({ port, settings, watchBlobs: opts.watchBlobs, blobWatchIntervalMs: 250 });
+  // The watcher's state survives a killed host, as `npm start` keeps it: blobs written while the host was down
+  // still fire (Event Grid, in Azure, delivers them regardless of the app's state).
+  const blobWatchStatePath = join(mkdtempSync(join(tmpdir(), 'reliability-watch-')), 'blob-watch.json');
+  const start = () =>
+    spawnHost({ port, settings, watchBlobs: opts.watchBlobs, blobWatchIntervalMs: 250, blobWatchStatePath });
   let host: SpawnedHost = await start();
   const hostUrl = `http://127.0.0.1:${port}`;
   const control = async (method: string, path: string, body?: unknown) => {
@@ -187,6 +194,10 @@ export async function startReliabilityStack(
       host = await start();
     },
     async stop() {
+      // Kept for a look after the run: every host's output, oldest first.
+      const file = join(tmpdir(), `reliability-${process.pid}-${port}.log`);
+      writeFileSync(file, [...previousLogs, host.logs()].join('\n'));
+      process.stdout.write(`[reliability] host logs: ${file}\n`);
       await host.stop();
       await emulator.close();
       await new Promise<void>((r) => receiver.close(() => r()));
