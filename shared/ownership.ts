@@ -16,13 +16,14 @@ export interface OwnershipEntity {
 }
 
 // Positive answers only: a cached "owned" skips a table read on every retrieve/stream resume. Deleting forgets it.
+// The value is the record's `background` flag (undefined when the record has none, e.g. files).
 const OWNED_CACHE_MAX = 50_000;
-const owned = new Set<string>();
+const owned = new Map<string, boolean | undefined>();
 const cacheKey = (callerId: string, id: string) => `${callerId}\n${id}`;
 
-function remember(callerId: string, id: string): void {
+function remember(callerId: string, id: string, background: boolean | undefined): void {
   if (owned.size >= OWNED_CACHE_MAX) owned.clear();
-  owned.add(cacheKey(callerId, id));
+  owned.set(cacheKey(callerId, id), background);
 }
 
 /** Records that `caller` owns response `id`. Idempotent. */
@@ -36,25 +37,50 @@ export async function recordOwnership(
     { partitionKey: caller.id, rowKey: id, createdAt: new Date().toISOString(), ...details },
     'Merge',
   );
-  remember(caller.id, id);
+  remember(caller.id, id, details.background);
 }
 
-export async function owns(caller: Caller, id: string): Promise<boolean> {
-  if (owned.has(cacheKey(caller.id, id))) return true;
-  const ownership = await table(TABLES.ownership);
+/** What the ownership record says about `id`, or undefined when `caller` does not own it. */
+export async function ownership(
+  caller: Caller,
+  id: string,
+): Promise<{ background: boolean | undefined } | undefined> {
+  const key = cacheKey(caller.id, id);
+  if (owned.has(key)) return { background: owned.get(key) };
+  const ownershipTable = await table(TABLES.ownership);
   try {
-    await ownership.getEntity(caller.id, id, { queryOptions: { select: ['createdAt'] } });
-    remember(caller.id, id);
-    return true;
+    const row = await ownershipTable.getEntity<Pick<OwnershipEntity, 'createdAt' | 'background'>>(
+      caller.id,
+      id,
+      {
+        queryOptions: { select: ['createdAt', 'background'] },
+      },
+    );
+    const background = typeof row.background === 'boolean' ? row.background : undefined;
+    remember(caller.id, id, background);
+    return { background };
   } catch (e) {
-    if (isNotFound(e)) return false;
+    if (isNotFound(e)) return undefined;
     throw e;
   }
 }
 
-/** Throws the same 404 as for a missing response unless `caller` owns `id`. */
-export async function assertOwned(caller: Caller, id: string, param = 'response_id'): Promise<void> {
-  if (!(await owns(caller, id))) throw responseNotFound(id, param);
+export async function owns(caller: Caller, id: string): Promise<boolean> {
+  return (await ownership(caller, id)) !== undefined;
+}
+
+/**
+ * Throws the same 404 as for a missing response unless `caller` owns `id`. Returns the record's `background`
+ * flag (undefined when unknown).
+ */
+export async function assertOwned(
+  caller: Caller,
+  id: string,
+  param = 'response_id',
+): Promise<{ background: boolean | undefined }> {
+  const record = await ownership(caller, id);
+  if (!record) throw responseNotFound(id, param);
+  return record;
 }
 
 export function responseNotFound(id: string, param = 'response_id') {

@@ -350,8 +350,10 @@ export interface RetrieveOptions {
 
 /** Retrieve: from the job record when the background job is finalized, else from upstream. */
 export async function retrieveResponse(caller: Caller, id: string, include: string[]): Promise<Response> {
-  await assertOwned(caller, id);
-  if (include.length === 0) {
+  const { background } = await assertOwned(caller, id);
+  // Only background responses have job records; a synchronous one (background: false on its ownership record)
+  // would pay a table read for a certain miss on every retrieve.
+  if (include.length === 0 && background !== false) {
     const stored = await terminalResponseFromJob(id);
     if (stored) return stored;
   }
