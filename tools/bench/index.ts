@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import OpenAI from 'openai';
 import { appSettings, EMULATOR_KEY, startAzurite, startHost, type Azurite, type Host } from './env';
-import { measureFloor, runOverhead } from './overhead';
+import { measureFloor, measureInProcess, measurePostFloor, runOverhead } from './overhead';
 import { measureStorageOp } from './storage-op';
 import { runStreaming } from './streaming';
 import { runPoller } from './poller';
@@ -99,11 +99,17 @@ async function main(): Promise<void> {
       });
       const floor = await measureFloor(direct, service, quick ? 200 : 1000);
       log(`  floor (host + proxy, no I/O): added p50 ${floor.added} ms`);
+      const postFloor = await measurePostFloor(direct, `${host.url}/api/v1`, key, quick ? 200 : 1000);
+      log(`  POST floor (host + proxy + body, no I/O): added p50 ${postFloor.added} ms`);
+      const inProcess = await measureInProcess(direct, quick ? 200 : 1000);
+      log(
+        `  service code in this process (no host): create added p50 ${inProcess.addedCreate} ms, retrieve added p50 ${inProcess.addedRetrieve} ms`,
+      );
       const storage = await measureStorageOp(quick ? 200 : 1000);
       log(
         `  one Azurite table upsert from this process: p50 ${storage.upsert.p50.toFixed(2)} ms, read p50 ${storage.read.p50.toFixed(2)} ms`,
       );
-      results.scenarios.overhead = { rows, floor, storage };
+      results.scenarios.overhead = { rows, floor, postFloor, inProcess, storage };
     }
     if (only.has('streaming')) {
       log('\n[2/5] Streaming relay');

@@ -5,7 +5,9 @@
  * alternating blocks (A B B A ...) so drift of a shared machine hits both paths alike. "Added" is the service's
  * percentile minus the direct path's percentile; throughput is requests per second over the blocks' wall time.
  */
+import type { InvocationContext } from '@azure/functions';
 import type OpenAI from 'openai';
+import { createResponse, prepareCreate, retrieveResponse } from '../../shared/responses/service';
 import { pool, round, summarize, type Summary } from './stats';
 
 export interface PathResult {
@@ -138,5 +140,94 @@ export async function measureFloor(direct: OpenAI, service: OpenAI, n: number): 
   await run(service, 'not!an!id');
   const d = summarize(await run(direct, 'resp_missing'));
   const s = summarize(await run(service, 'not!an!id'));
+  return { service: s, direct: d, added: round(s.p50 - d.p50, 3) };
+}
+
+export interface InProcessResult {
+  /** The service's create path (validation, upstream create, ownership record) called in this process. */
+  create: Summary;
+  /** The service's retrieve path of a synchronous response (ownership check, upstream retrieve). */
+  retrieve: Summary;
+  /** The same SDK calls straight to the emulator, interleaved. */
+  directCreate: Summary;
+  directRetrieve: Summary;
+  addedCreate: number;
+  addedRetrieve: number;
+}
+
+/**
+ * Diagnostic: the service's own work without the Functions host in front, i.e. `shared/responses/service.ts`
+ * called in this process against the same emulator and Azurite. What the full path adds beyond this is the
+ * host and the library's HTTP proxy.
+ */
+export async function measureInProcess(direct: OpenAI, n: number): Promise<InProcessResult> {
+  const caller = { id: 'key:bench-inprocess', source: 'key' as const, name: 'bench-inprocess' };
+  const context = {
+    log: () => undefined,
+    warn: () => undefined,
+    error: () => undefined,
+  } as unknown as InvocationContext;
+  const signal = new AbortController().signal;
+  const s = { create: [] as number[], retrieve: [] as number[], dc: [] as number[], dr: [] as number[] };
+  for (let i = 0; i < n + 50; i++) {
+    let t = performance.now();
+    const prepared = await prepareCreate(caller, { ...CREATE_BODY });
+    const last = (await createResponse({ caller, context, signal }, prepared)).id;
+    const c = performance.now() - t;
+    t = performance.now();
+    await retrieveResponse(caller, last, []);
+    const r = performance.now() - t;
+    t = performance.now();
+    await direct.responses.create(CREATE_BODY);
+    const dc = performance.now() - t;
+    t = performance.now();
+    await direct.responses.retrieve(last);
+    const dr = performance.now() - t;
+    if (i < 50) continue;
+    s.create.push(c);
+    s.retrieve.push(r);
+    s.dc.push(dc);
+    s.dr.push(dr);
+  }
+  const create = summarize(s.create);
+  const retrieve = summarize(s.retrieve);
+  const directCreate = summarize(s.dc);
+  const directRetrieve = summarize(s.dr);
+  return {
+    create,
+    retrieve,
+    directCreate,
+    directRetrieve,
+    addedCreate: round(create.p50 - directCreate.p50, 3),
+    addedRetrieve: round(retrieve.p50 - directRetrieve.p50, 3),
+  };
+}
+
+/** Diagnostic: a POST the host answers without I/O (a 400 on a body that is not JSON) vs the emulator's 404. */
+export async function measurePostFloor(
+  direct: OpenAI,
+  serviceBase: string,
+  key: string,
+  n: number,
+): Promise<FloorResult> {
+  const run = async (f: () => Promise<unknown>) => {
+    const out: number[] = [];
+    await pool(n, 1, async () => {
+      const t0 = performance.now();
+      await f();
+      out.push(performance.now() - t0);
+    });
+    return out;
+  };
+  const post = () =>
+    fetch(`${serviceBase}/responses`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: '{"input": not json}',
+    }).then((r) => r.arrayBuffer());
+  const miss = () => direct.responses.retrieve('resp_missing').catch(() => undefined);
+  await run(post);
+  const s = summarize(await run(post));
+  const d = summarize(await run(miss));
   return { service: s, direct: d, added: round(s.p50 - d.p50, 3) };
 }

@@ -125,7 +125,8 @@ export async function runPoller(opts: {
   );
 
   const ticks: PollerTickStats[] = [];
-  const deadline = Date.now() + maxMs + 4 * cap + 10 * 60_000;
+  // Bounded: a poller that falls far behind is reported with what it did not finalize, not waited for forever.
+  const deadline = Date.now() + maxMs + 4 * cap + 25 * 60_000;
   let upstreamCalls = 0;
   let errors = 0;
   let finalized = 0;
@@ -137,7 +138,7 @@ export async function runPoller(opts: {
     upstreamCalls += stats.upstreamCalls;
     errors += stats.errors;
     finalized += stats.finalized;
-    if (ticks.length % 6 === 0)
+    if (ticks.length % 12 === 0)
       opts.log(
         `  t+${Math.round((Date.now() - seedStarted) / 1000)} s: ${finalized}/${opts.jobs} finalized, last tick due ${stats.due} in ${stats.durationMs} ms`,
       );

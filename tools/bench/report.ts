@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { repoRoot } from '../settings';
 import type { ColdStartResult } from './coldstart';
 import type { DocumentsResult } from './documents';
-import type { FloorResult, OverheadRow } from './overhead';
+import type { FloorResult, InProcessResult, OverheadRow } from './overhead';
 import type { PollerResult } from './poller';
 import type { Summary } from './stats';
 import type { StreamingResult } from './streaming';
@@ -20,7 +20,13 @@ export interface BenchResults {
   machine: Record<string, string | number>;
   stack?: Record<string, unknown>;
   scenarios: {
-    overhead?: { rows: OverheadRow[]; floor: FloorResult; storage: { upsert: Summary; read: Summary } };
+    overhead?: {
+      rows: OverheadRow[];
+      floor: FloorResult;
+      postFloor?: FloorResult;
+      inProcess?: InProcessResult;
+      storage: { upsert: Summary; read: Summary };
+    };
     streaming?: StreamingResult;
     poller?: PollerResult;
     documents?: DocumentsResult;
@@ -196,7 +202,7 @@ export function verdicts(r: BenchResults): Verdict[] {
       );
       out.push({
         scenario: '4. Documents',
-        metric: 'blob event → upstream request (no model time)',
+        metric: 'blob committed → upstream create (no model time)',
         measured: d.toUpstreamMs === undefined ? 'n/a' : ms(d.toUpstreamMs, 0),
         baseline: '—',
         target: 'reported',
@@ -310,6 +316,20 @@ export function markdown(r: BenchResults, analysis: string): string {
       `- Fixed cost of a request through the host and the library's HTTP proxy, answered without any I/O (an`,
       `  authenticated request with a malformed id, 400) vs the emulator answering an unknown id (404): added p50`,
       `  **${ms(o.floor.added)}** (service p50 ${ms(o.floor.service.p50)}, direct p50 ${ms(o.floor.direct.p50)}).`,
+      ...(o.postFloor
+        ? [
+            `- The same for a POST with a small body the app refuses without I/O (not JSON, 400): added p50`,
+            `  **${ms(o.postFloor.added)}**.`,
+          ]
+        : []),
+      ...(o.inProcess
+        ? [
+            `- The service's own code without the host (\`shared/responses/service.ts\` called in the benchmark process`,
+            `  against the same emulator and Azurite, c=1): create added p50 **${ms(o.inProcess.addedCreate)}**`,
+            `  (${ms(o.inProcess.create.p50)} vs ${ms(o.inProcess.directCreate.p50)}), retrieve of a synchronous response`,
+            `  added p50 **${ms(o.inProcess.addedRetrieve)}** (${ms(o.inProcess.retrieve.p50)} vs ${ms(o.inProcess.directRetrieve.p50)}).`,
+          ]
+        : []),
       `- One Azurite table upsert from the benchmark process: p50 ${ms(o.storage.upsert.p50)}, p99`,
       `  ${ms(o.storage.upsert.p99)}; one point read: p50 ${ms(o.storage.read.p50)}, p99 ${ms(o.storage.read.p99)}.`,
       '',
