@@ -167,11 +167,11 @@ export async function measureInProcess(direct: OpenAI, n: number): Promise<InPro
     warn: () => undefined,
     error: () => undefined,
   } as unknown as InvocationContext;
-  const signal = new AbortController().signal;
   const s = { create: [] as number[], retrieve: [] as number[], dc: [] as number[], dr: [] as number[] };
   for (let i = 0; i < n + 50; i++) {
     let t = performance.now();
     const prepared = await prepareCreate(caller, { ...CREATE_BODY });
+    const signal = new AbortController().signal;
     const last = (await createResponse({ caller, context, signal }, prepared)).id;
     const c = performance.now() - t;
     t = performance.now();
