@@ -71,7 +71,7 @@ export async function trackBackgroundJob(request: TrackRequest): Promise<void> {
     ? now
     : now + pollDelay(0, config.pollInitialDelayMs, config.pollMaxDelayMs);
   // Index row first: a crash between the two writes leaves a stale hint, never an unindexed job.
-  const dueKey = await store.due.add(next, response.id);
+  const dueKey = await store.due.add(next, response.id, 1);
   const job: JobEntity = {
     partitionKey: response.id,
     rowKey: JOB_ROW,
@@ -99,6 +99,9 @@ export async function trackBackgroundJob(request: TrackRequest): Promise<void> {
     if (existing) await syncListing(store, existing);
     return;
   }
+  // Again: a poller that met the index row before the job row existed may have deleted it (it puts the row
+  // back only if it sees the job row; see DueIndex.dropUnlessPending).
+  await store.due.put(dueKey);
   await syncListing(store, created);
 }
 
@@ -143,7 +146,7 @@ export async function recordCancel(
       await runFinalization(store, claimed, response, log);
       return;
     }
-    const key = await store.due.add(now, responseId);
+    const key = await store.due.add(now, responseId, job.version + 1);
     const marked = await updateJob(store, job, { cancelRequested: true, nextPollAt: now, dueKey: key }, now);
     if (marked) {
       await store.due.remove(job.dueKey);

@@ -68,7 +68,7 @@ async function moveDue(
   changes: Parameters<typeof updateJob>[2],
   now: number,
 ): Promise<JobEntity | undefined> {
-  const key = await store.due.add(at, job.responseId);
+  const key = await store.due.add(at, job.responseId, job.version + 1);
   const written = await updateJob(store, job, { ...changes, nextPollAt: at, dueKey: key }, now);
   await store.due.remove(written ? job.dueKey : key);
   return written;
@@ -235,7 +235,7 @@ export async function runFinalization(
   const record = async (step: FinalizeStep, extra: Parameters<typeof updateJob>[2] = {}) => {
     steps.add(step);
     const leaseUntil = clock() + FINALIZE_LEASE_MS;
-    const key = await store.due.add(leaseUntil, job.responseId);
+    const key = await store.due.add(leaseUntil, job.responseId, job.version + 1);
     const written = await updateJob(
       store,
       job,

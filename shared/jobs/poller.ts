@@ -46,7 +46,7 @@ export interface PollerTickStats extends Meter {
   throttled: number;
   /** Index rows that no longer matched their job (deleted). */
   stale: number;
-  /** Jobs another poller held (lost ETag race, live finalization lease). */
+  /** Jobs another writer held (lost ETag race, live finalization lease, index row of a move in flight). */
   skipped: number;
   errors: number;
   budgetExhausted: boolean;
@@ -88,10 +88,15 @@ export async function runPollerTick(options: PollerTickOptions): Promise<PollerT
 
   const handle = async (key: string): Promise<void> => {
     stats.due++;
-    const job = await readJob(store, idFromDueKey(key));
+    const id = idFromDueKey(key);
+    const job = await readJob(store, id);
     if (!job || job.dueKey !== key || job.phase === 'finalized') {
-      stats.stale++;
-      await store.due.remove(key);
+      // A finalized job is never moved again: every row left for it is stale.
+      const record = job && (job.phase === 'finalized' ? { dueKey: '', version: Infinity } : job);
+      const dropped = await store.due.dropUnlessPending(key, record, () => readJob(store, id));
+      // Pending: another writer is moving the job to this row right now; it is theirs.
+      if (dropped === 'stale') stats.stale++;
+      else stats.skipped++;
       return;
     }
     const now = clock();
@@ -135,7 +140,7 @@ export async function runPollerTick(options: PollerTickOptions): Promise<PollerT
       now + pollDelay(job.pollCount, config.pollInitialDelayMs, config.pollMaxDelayMs),
       expiresAt,
     );
-    const nextKey = await store.due.add(next, job.responseId);
+    const nextKey = await store.due.add(next, job.responseId, job.version + 1);
     let claimed = await updateJob(
       store,
       job,
@@ -189,7 +194,7 @@ export async function runPollerTick(options: PollerTickOptions): Promise<PollerT
       const wait = retryAfterMs(upstream.headers) ?? 2 * config.pollInitialDelayMs;
       pausedUntil = Math.max(pausedUntil, Date.now() + wait);
       const at = Math.max(next, clock() + wait);
-      const key = await store.due.add(at, job.responseId);
+      const key = await store.due.add(at, job.responseId, job.version + 1);
       const written = await updateJob(
         store,
         job,

@@ -2,11 +2,14 @@
  * Scheduling shared by the job poller and the webhook delivery timer: backoff math, upstream rate-limit hints,
  * bounded concurrency, and the due index.
  *
- * The due index is a table partition (`due`) whose RowKeys are `<13-digit epoch ms>_<id>`, so "everything due
- * by now" is one range query (`RowKey lt '<now + 1 ms>'`) that reads only due rows, however many rows wait for
- * later. Index rows are hints: the record they point at holds the authoritative `dueKey` (guarded by its
- * ETag), and an index row whose key differs from its record's `dueKey` is stale and deleted when met.
+ * The due index is a table partition (`due`) whose RowKeys start with the 13-digit epoch ms they are due at, so
+ * "everything due by now" is one range query (`RowKey lt '<now + 1 ms>'`) that reads only due rows, however many
+ * rows wait for later. Index rows are hints: the record they point at holds the authoritative `dueKey` (guarded
+ * by its ETag). Moving a record is: add the new index row, write the record (ETag), delete the old row; so a
+ * row its record does not point at is either stale (superseded, or its writer lost or crashed) or *pending*
+ * (its writer's record write has not landed yet). See {@link DueIndex.dropUnlessPending}.
  */
+import { randomBytes } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import { odata } from '../sdk';
 import { isNotFound } from '../storage';
@@ -25,11 +28,35 @@ export const newMeter = (): Meter => ({ tableQueries: 0, tableReads: 0, tableWri
 
 const pad = (ms: number) => String(Math.max(0, Math.floor(ms))).padStart(13, '0');
 
-/** RowKey of an index row: sorts by time, then id. */
-export const dueKey = (at: number, id: string) => `${pad(at)}_${id}`;
+/**
+ * RowKey of an index row: sorts by time. Written by this code: `<time>.<version>.<nonce>_<id>`, where `version`
+ * is the version of the record the write that points it at this row creates, and `nonce` makes every row its
+ * writer's own: two writers that compute the same time (two pollers in the same millisecond, the expiry cap, a
+ * lease end) never share a row, so the loser of the ETag race can delete its row without deleting the winner's.
+ * Without `version`: `<time>_<id>`, the format of earlier releases (still read).
+ */
+export function dueKey(at: number, id: string, version?: number): string {
+  if (version === undefined) return `${pad(at)}_${id}`;
+  return `${pad(at)}.${Math.max(0, Math.floor(version))}.${randomBytes(4).toString('hex')}_${id}`;
+}
+
+const KEY = /^(\d{13})(?:\.(\d+)\.[0-9a-f]+)?_(.+)$/s;
+
+/** The parts of an index row key; `version` is undefined for keys of the earlier format. */
+export function parseDueKey(key: string): { at: number; id: string; version?: number } | undefined {
+  const m = KEY.exec(key);
+  if (!m) return undefined;
+  return { at: Number(m[1]), id: m[3]!, version: m[2] === undefined ? undefined : Number(m[2]) };
+}
 
 /** The id an index row points at. */
-export const idFromDueKey = (key: string) => key.slice(14);
+export const idFromDueKey = (key: string) => parseDueKey(key)?.id ?? key.slice(14);
+
+/** What the due index needs of the record an index row names (job row, delivery row). */
+export interface DueRecord {
+  dueKey: string;
+  version: number;
+}
 
 /**
  * Delay before the next upstream poll of a job that has been polled `pollCount` times: about `initialMs` at
@@ -131,12 +158,49 @@ export class DueIndex {
     private readonly meter: Meter,
   ) {}
 
-  /** Adds an index row for `id` at `at` (epoch ms) and returns its key. Idempotent. */
-  async add(at: number, id: string): Promise<string> {
-    const rowKey = dueKey(at, id);
+  /**
+   * Adds a new index row for `id` at `at` (epoch ms) and returns its key, unique to this call. `version` is the
+   * version the record will have once the ETag-guarded write that points it at this row lands (the version the
+   * writer read + 1; 1 for a create).
+   */
+  async add(at: number, id: string, version: number): Promise<string> {
+    const rowKey = dueKey(at, id, version);
+    await this.put(rowKey);
+    return rowKey;
+  }
+
+  /** Writes the index row `rowKey` (again). Idempotent. */
+  async put(rowKey: string): Promise<void> {
     this.meter.tableWrites++;
     await this.table.upsertEntity({ partitionKey: DUE_PARTITION, rowKey }, 'Replace');
-    return rowKey;
+  }
+
+  /**
+   * A scan met index row `key` and read its record (`record`, undefined when there is none), which does not
+   * point at it. Deletes the row unless it may still become current, and says which it was:
+   *
+   * - `pending`: the row's version is above the record's, so its writer read the record as it is now and its
+   *   ETag-guarded write may still land. Deleting the row then would leave the record pointing at a missing row,
+   *   never due again; it is left alone (it is met again next scan, and is stale once the record moves on).
+   * - `stale`: the record reached the row's version (the writer's write landed and was superseded, or another
+   *   write beat it), or the record is gone, or the key is of the earlier format.
+   *
+   * A row of version 1 with no record may belong to a create in flight (index row first, then the record). It
+   * is deleted and the record read again (`reread`): if the create landed meanwhile, the row is put back. The
+   * creator puts its row again after a successful create ({@link DueIndex.put}), so whichever of the two comes
+   * last leaves the row in place.
+   */
+  async dropUnlessPending(
+    key: string,
+    record: DueRecord | undefined,
+    reread: () => Promise<DueRecord | undefined>,
+  ): Promise<'stale' | 'pending'> {
+    if (record?.dueKey === key) throw new Error(`index row ${key} is current`);
+    const version = parseDueKey(key)?.version;
+    if (record && version !== undefined && record.version < version) return 'pending';
+    await this.remove(key);
+    if (!record && version === 1 && (await reread())?.dueKey === key) await this.put(key);
+    return 'stale';
   }
 
   /** Removes an index row; a row already gone is fine. */

@@ -2,7 +2,8 @@
  * The job store (table `jobs`). Three kinds of rows share the table:
  *
  * - the job row, PartitionKey = response id, RowKey = `job`: the authority, written only with its ETag;
- * - the due index, PartitionKey = `due`, RowKey = `<next poll epoch ms>_<response id>` (see schedule.ts);
+ * - the due index, PartitionKey = `due`, RowKey = `<next poll epoch ms>.<version>.<nonce>_<response id>` (see
+ *   schedule.ts);
  * - the caller's listing, PartitionKey = `list:<caller id>`, RowKey = `<inverted created ms>_<response id>`, a
  *   copy of the job's caller-visible fields so `GET /v1/jobs` is one range query, newest first. A listing row
  *   is replaced only by a copy of a newer job version, so racing writers never move it backwards.

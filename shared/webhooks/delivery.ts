@@ -4,7 +4,8 @@
  *
  * - Delivery row: PartitionKey = event id, RowKey = `delivery`; state `pending` → `delivered` | `failed`,
  *   written only with its ETag.
- * - Due index: PartitionKey = `due`, RowKey = `<next attempt epoch ms>_<event id>` (see jobs/schedule.ts).
+ * - Due index: PartitionKey = `due`, RowKey = `<next attempt epoch ms>.<version>.<nonce>_<event id>` (see
+ *   jobs/schedule.ts).
  *
  * Before an attempt the row is moved past the attempt's timeout under its ETag: that claim is the lease that
  * keeps two timer instances from sending the same attempt, and a crash mid-attempt just retries later.
@@ -111,7 +112,7 @@ export async function enqueueWebhookEvent(request: EnqueueRequest, now = Date.no
   const q = await openQueue();
   const id = request.event.id;
   // Index row first: a crash after it leaves a stale hint (cleaned when met), never an unindexed delivery.
-  const key = await q.due.add(now, id);
+  const key = await q.due.add(now, id, 1);
   const entity: DeliveryEntity = {
     partitionKey: id,
     rowKey: DELIVERY_ROW,
@@ -134,7 +135,11 @@ export async function enqueueWebhookEvent(request: EnqueueRequest, now = Date.no
   } catch (e) {
     if (!isConcurrencyConflict(e)) throw e;
     await q.due.remove(key);
+    return true;
   }
+  // Again: a delivery tick that met the index row before the delivery row existed may have deleted it (it puts
+  // the row back only if it sees the delivery row; see DueIndex.dropUnlessPending).
+  await q.due.put(key);
   return true;
 }
 
@@ -200,13 +205,15 @@ export async function runWebhookTick(options: WebhookTickOptions): Promise<Webho
     const id = idFromDueKey(key);
     const d = await readDelivery(q, id);
     if (!d || d.dueKey !== key || d.state !== 'pending') {
-      stats.stale++;
-      await q.due.remove(key);
+      // A delivered or failed delivery is never moved again: every row left for it is stale.
+      const record = d && (d.state !== 'pending' ? { dueKey: '', version: Infinity } : d);
+      // Pending: another writer is moving the delivery to this row right now; it is theirs.
+      if ((await q.due.dropUnlessPending(key, record, () => readDelivery(q, id))) === 'stale') stats.stale++;
       return;
     }
     // Claim this attempt: move the row past the attempt's timeout under its ETag.
     const now = clock();
-    const leaseKey = await q.due.add(now + timeoutMs + 5_000, id);
+    const leaseKey = await q.due.add(now + timeoutMs + 5_000, id, d.version + 1);
     const claimed = await updateDelivery(q, d, {
       attempts: d.attempts + 1,
       dueKey: leaseKey,
@@ -272,7 +279,7 @@ export async function runWebhookTick(options: WebhookTickOptions): Promise<Webho
       log.warn(JSON.stringify({ event: 'webhook.failed', ...base, status, error }));
       return;
     }
-    const nextKey = await q.due.add(next, id);
+    const nextKey = await q.due.add(next, id, claimed.version + 1);
     const rescheduled = await updateDelivery(q, claimed, { ...common, dueKey: nextKey, nextAttemptAt: next });
     await q.due.remove(rescheduled ? leaseKey : nextKey);
     stats.retried++;

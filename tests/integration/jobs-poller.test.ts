@@ -319,7 +319,7 @@ describe('the background poller', () => {
     await tickUntilFinalized([response.id]);
     const store = await openJobStore();
     // A stale hint: an index row whose time does not match the job row.
-    await store.due.add(Date.now() - 1000, response.id);
+    await store.due.add(Date.now() - 1000, response.id, 1);
 
     const stats = await runPollerTick({ log: env.log });
     expect(stats.stale).toBeGreaterThanOrEqual(1);
