@@ -16,6 +16,7 @@ import { getOpenAI } from '../clients';
 import { getConfig } from '../config';
 import { fromUpstream, isUpstreamError } from '../errors';
 import { recordOwnership } from '../ownership';
+import { container, isNotFound } from '../storage';
 import {
   registerJobFinalizer,
   trackBackgroundJob,
@@ -151,6 +152,17 @@ async function notifyOwner(
   await enqueueWebhookEvent({ callerId: owner.caller.id, url: owner.webhookUrl, event });
 }
 
+/** Whether the blob still has `source`'s ETag (a missing blob is not current). */
+async function isCurrentVersion(source: SourceVersion): Promise<boolean> {
+  const documents = await container(documentStorageNames().documents);
+  try {
+    return (await documents.getBlobClient(source.name).getProperties()).etag === source.etag;
+  } catch (e) {
+    if (isNotFound(e)) return false;
+    throw e;
+  }
+}
+
 const filenameOf = (blobName: string) => blobName.split('/').pop() || 'document.pdf';
 
 /**
@@ -174,7 +186,7 @@ export async function processDocumentBlob(
     logger.warn(JSON.stringify({ event: LOG_EVENT, outcome: 'ignored', ...base, reason: naming.reason }));
     return { outcome: 'ignored', reason: naming.reason };
   }
-  const claim = await claimVersion(source, leaseMs(), now);
+  const claim = await claimVersion(source, leaseMs(), now, () => isCurrentVersion(source));
   if (claim.kind !== 'claimed') {
     log(logger, { outcome: claim.kind, ...base, state: claim.row.state, current: claim.row.sourceEtag });
     return claim.kind === 'duplicate'

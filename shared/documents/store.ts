@@ -114,7 +114,13 @@ export type Claim =
  * `stale`: a newer version of the blob is already claimed. `leaseMs` bounds how long a crashed delivery
  * blocks the next one.
  */
-export async function claimVersion(source: SourceVersion, leaseMs: number, now = Date.now()): Promise<Claim> {
+export async function claimVersion(
+  source: SourceVersion,
+  leaseMs: number,
+  now = Date.now(),
+  /** Whether `source` is still the blob's current version; asked only when Last-Modified cannot tell. */
+  isCurrent: () => Promise<boolean> = () => Promise.resolve(true),
+): Promise<Claim> {
   const t = await documentsTable();
   const partitionKey = blobKey(source.name);
   const fresh: VersionEntity = {
@@ -139,6 +145,9 @@ export async function claimVersion(source: SourceVersion, leaseMs: number, now =
       }
       if (row.sourceEtag !== source.etag) {
         if (row.lastModified > source.lastModified) return { kind: 'stale', row };
+        // Last-Modified has one-second resolution: two uploads within a second tie, and only storage knows
+        // which of them is current.
+        if (row.lastModified === source.lastModified && !(await isCurrent())) return { kind: 'stale', row };
         const result = await t.updateEntity(fresh, 'Replace', { etag: row.etag });
         return { kind: 'claimed', row: { ...fresh, etag: result.etag }, superseded: row };
       }
