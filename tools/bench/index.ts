@@ -4,7 +4,7 @@
  * `docs/benchmarks-latency.svg`.
  *
  *   node dist/tools/bench/index.js [--only overhead,streaming,poller,documents,coldstart] [--quick]
- *                                  [--no-docs] [--poller-jobs 10000]
+ *                                  [--no-docs] [--poller-jobs 10000] [--report-only]
  *
  * Everything it needs is started here on loopback (a private Azurite, the emulator with zero model latency,
  * the app under the local host) and stopped at the end.
@@ -50,9 +50,21 @@ async function main(): Promise<void> {
       quick: { type: 'boolean', default: false },
       'no-docs': { type: 'boolean', default: false },
       'poller-jobs': { type: 'string' },
+      'report-only': { type: 'boolean', default: false },
     },
     strict: true,
   });
+  const analysisFile = join(repoRoot, 'tools', 'bench', 'analysis.md');
+  const analysis = () => (existsSync(analysisFile) ? readFileSync(analysisFile, 'utf8') : '');
+  if (values['report-only']) {
+    // Regenerates docs/ from bench-results/latest.json (after editing tools/bench/analysis.md), measuring nothing.
+    const last = JSON.parse(
+      readFileSync(join(repoRoot, 'bench-results', 'latest.json'), 'utf8'),
+    ) as BenchResults;
+    printTable(last, log);
+    writeOutputs(last, { docs: true, analysis: analysis() });
+    return;
+  }
   const only = new Set<Scenario>(
     values.only ? (values.only.split(',').map((s) => s.trim()) as Scenario[]) : SCENARIOS,
   );
@@ -69,6 +81,13 @@ async function main(): Promise<void> {
   let azurite: Azurite | undefined;
   let emulator: RunningEmulator | undefined;
   let host: Host | undefined;
+  // Ctrl-C (or a kill) stops what the benchmark started instead of leaving Azurite and the host behind.
+  const interrupted = (signal: NodeJS.Signals) => {
+    log(`\n${signal}: stopping...`);
+    void Promise.allSettled([host?.stop(), emulator?.close(), azurite?.stop()]).then(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     log('Starting Azurite, the emulator and the app under the local host...');
     azurite = await startAzurite();
@@ -150,11 +169,7 @@ async function main(): Promise<void> {
   printTable(results, log);
   // docs/ shows one complete run only; a partial run (--only) writes its JSON and leaves docs/ alone.
   const complete = SCENARIOS.every((sc) => only.has(sc));
-  const analysisFile = join(repoRoot, 'tools', 'bench', 'analysis.md');
-  writeOutputs(results, {
-    docs: complete && !values['no-docs'],
-    analysis: existsSync(analysisFile) ? readFileSync(analysisFile, 'utf8') : '',
-  });
+  writeOutputs(results, { docs: complete && !values['no-docs'], analysis: analysis() });
   log(`\nDone in ${results.durationS} s.`);
 }
 

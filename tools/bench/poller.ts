@@ -102,6 +102,29 @@ export async function runPoller(opts: {
   const duration = new Map<string, number>();
   let seeded = 0;
   const seedStarted = Date.now();
+  const ticks: PollerTickStats[] = [];
+  let upstreamCalls = 0;
+  let errors = 0;
+  let finalized = 0;
+  let seeding = true;
+  // The poller runs from the start, as it does while callers create jobs: a job's completion→finalization
+  // delay must not include time it spent waiting for the rest of the seeding.
+  // Bounded: a poller that falls far behind is reported with what it did not finalize, not waited for forever.
+  const deadline = Date.now() + maxMs + 4 * cap + 25 * 60_000;
+  const tickLoop = (async () => {
+    while ((seeding || finalized < opts.jobs) && Date.now() < deadline) {
+      await sleep(POLL_TICK_MS - (Date.now() % POLL_TICK_MS));
+      const stats = await runPollerTick({ log: quietLog });
+      ticks.push(stats);
+      upstreamCalls += stats.upstreamCalls;
+      errors += stats.errors;
+      finalized += stats.finalized;
+      if (ticks.length % 12 === 0)
+        opts.log(
+          `  t+${Math.round((Date.now() - seedStarted) / 1000)} s: ${seeded} seeded, ${finalized} finalized, last tick due ${stats.due} in ${stats.durationMs} ms`,
+        );
+    }
+  })();
   await pool(opts.jobs, 32, async (i) => {
     const ms = Math.round(minMs + ((maxMs - minMs) * ((i * 7919) % opts.jobs)) / opts.jobs);
     const before = Date.now();
@@ -114,35 +137,18 @@ export async function runPoller(opts: {
     completion.set(response.id, before + ms);
     duration.set(response.id, ms);
     await trackBackgroundJob({ caller, response, kind: 'response', deployment: 'gpt-4.1' });
-    if (++seeded % 2000 === 0) opts.log(`  seeded ${seeded}/${opts.jobs}`);
+    seeded++;
   });
+  seeding = false;
   const seedSeconds = (Date.now() - seedStarted) / 1000;
 
-  // A tick with nothing due while every job is in flight: the clock is set before any job's next poll.
+  // A tick with nothing due while the jobs are in flight: its clock is set before any job's next poll.
   const idle = await runPollerTick({ now: seedStarted - 60_000, log: quietLog });
+  const inFlight = opts.jobs - finalized;
   opts.log(
-    `  idle tick with ${opts.jobs} in flight: ${idle.tableQueries} query, ${idle.tableReads} reads, ${idle.upstreamCalls} upstream calls, ${idle.durationMs} ms`,
+    `  idle tick with ${inFlight} in flight: ${idle.tableQueries} query, ${idle.tableReads} reads, ${idle.upstreamCalls} upstream calls, ${idle.durationMs} ms`,
   );
-
-  const ticks: PollerTickStats[] = [];
-  // Bounded: a poller that falls far behind is reported with what it did not finalize, not waited for forever.
-  const deadline = Date.now() + maxMs + 4 * cap + 25 * 60_000;
-  let upstreamCalls = 0;
-  let errors = 0;
-  let finalized = 0;
-  while (finalized < opts.jobs && Date.now() < deadline) {
-    const waitMs = POLL_TICK_MS - (Date.now() % POLL_TICK_MS);
-    await sleep(waitMs);
-    const stats = await runPollerTick({ log: quietLog });
-    ticks.push(stats);
-    upstreamCalls += stats.upstreamCalls;
-    errors += stats.errors;
-    finalized += stats.finalized;
-    if (ticks.length % 12 === 0)
-      opts.log(
-        `  t+${Math.round((Date.now() - seedStarted) / 1000)} s: ${finalized}/${opts.jobs} finalized, last tick due ${stats.due} in ${stats.durationMs} ms`,
-      );
-  }
+  await tickLoop;
   const idleAfter = await runPollerTick({ log: quietLog });
 
   // What happened to each job, from its row.
@@ -174,7 +180,7 @@ export async function runPoller(opts: {
     durationsMs: { min: minMs, max: maxMs },
     seedSeconds: round(seedSeconds, 1),
     idleTick: {
-      inFlight: opts.jobs,
+      inFlight,
       tableQueries: idle.tableQueries,
       tableReads: idle.tableReads,
       upstreamCalls: idle.upstreamCalls,
