@@ -60,6 +60,27 @@ proto.connect = function (this: net.Socket, ...args: unknown[]) {
   return connect.apply(this, args);
 };
 
+// Inclusive time of each package a first-party file (outside node_modules) requires, to say where import time goes.
+const packages = new Map<string, number>();
+const loader = Module as unknown as {
+  _load(request: string, parent: { filename?: string } | null, isMain: boolean): unknown;
+};
+const load = loader._load.bind(Module);
+let depth = 0;
+loader._load = (request, parent, isMain) => {
+  const fromApp = !!parent?.filename && !parent.filename.includes('node_modules') && !request.startsWith('.');
+  const key = fromApp && !request.startsWith('node:') ? request : undefined;
+  if (!key || depth > 0) return load(request, parent, isMain);
+  depth++;
+  const t = performance.now();
+  try {
+    return load(request, parent, isMain);
+  } finally {
+    depth--;
+    packages.set(key, (packages.get(key) ?? 0) + performance.now() - t);
+  }
+};
+
 const req = createRequire(join(appRoot, 'package.json'));
 const files = mode === 'app' ? entryFiles(appRoot) : [];
 const t0 = performance.now();
@@ -69,7 +90,15 @@ const importMs = performance.now() - t0;
 
 setTimeout(() => {
   process.stdout.write(
-    JSON.stringify({ mode, importMs, registrations: registrations.length, hooks, connects, targets }) + '\n',
+    JSON.stringify({
+      mode,
+      importMs,
+      registrations: registrations.length,
+      hooks,
+      connects,
+      targets,
+      packages: Object.fromEntries([...packages].sort(([, a], [, b]) => b - a).slice(0, 8)),
+    }) + '\n',
   );
   process.exit(0);
 }, 300);

@@ -15,6 +15,7 @@ interface ChildResult {
   hooks: string[];
   connects: number;
   targets: string[];
+  packages: Record<string, number>;
 }
 
 export interface ColdStartResult {
@@ -25,6 +26,8 @@ export interface ColdStartResult {
   registrations: number;
   connectsAtImport: number;
   connectTargets: string[];
+  /** Median inclusive import time (ms) of the packages the app's own files require at import. */
+  packages: Record<string, number>;
 }
 
 function once(mode: 'library' | 'app'): ChildResult {
@@ -46,6 +49,7 @@ export async function runColdStart(opts: {
   let registrations = 0;
   let connects = 0;
   const targets = new Set<string>();
+  const packageTimes = new Map<string, number[]>();
   // Warm the OS file cache once for both, then alternate.
   once('library');
   once('app');
@@ -58,6 +62,8 @@ export async function runColdStart(opts: {
         registrations = r.registrations;
         connects = Math.max(connects, r.connects);
         r.targets.forEach((t) => targets.add(t));
+        for (const [name, t] of Object.entries(r.packages))
+          packageTimes.set(name, [...(packageTimes.get(name) ?? []), t]);
       }
     }
     await Promise.resolve();
@@ -72,10 +78,15 @@ export async function runColdStart(opts: {
     registrations,
     connectsAtImport: connects,
     connectTargets: [...targets],
+    packages: Object.fromEntries(
+      [...packageTimes]
+        .map(([name, times]) => [name, round(summarize(times).p50, 1)] as const)
+        .sort(([, a], [, b]) => b - a),
+    ),
   };
   opts.log(
     `  import @azure/functions p50 ${l.p50.toFixed(1)} ms; production entry p50 ${a.p50.toFixed(1)} ms (${result.ratioP50}x); ` +
-      `${registrations} functions registered; ${connects} connections opened`,
+      `${registrations} functions registered; ${connects} connections opened; packages: ${JSON.stringify(result.packages)}`,
   );
   return result;
 }

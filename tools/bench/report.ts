@@ -413,6 +413,16 @@ export function markdown(r: BenchResults, analysis: string): string {
       '',
       `Ratio (p50): **${c.ratioP50}×**. Connections opened at import: **${c.connectsAtImport}**${c.connectTargets.length ? ` (${c.connectTargets.join(', ')})` : ''}.`,
       '',
+      ...(c.packages && Object.keys(c.packages).length
+        ? [
+            "Packages the app's own files require at import, inclusive time p50 (includes `@azure/functions` itself):",
+            '',
+            '| Package | ms |',
+            '| --- | ---: |',
+            ...Object.entries(c.packages).map(([name, t]) => `| \`${name}\` | ${t} |`),
+            '',
+          ]
+        : []),
     );
   }
   lines.push(analysis.trim(), '');
