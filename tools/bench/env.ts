@@ -191,3 +191,27 @@ export function appSettings(connectionString: string, emulatorUrl: string): Reco
     PUBLIC_BASE_URL: 'http://127.0.0.1:7071',
   };
 }
+
+export interface EmulatorProcess {
+  url: string;
+  pid: number | undefined;
+  close(): Promise<void>;
+}
+
+/** The Responses API emulator in a child process (see emulator-child.ts). */
+export async function startEmulatorProcess(options: Record<string, unknown>): Promise<EmulatorProcess> {
+  const script = join(repoRoot, 'dist', 'tools', 'bench', 'emulator-child.js');
+  const child = spawn(process.execPath, [script, JSON.stringify(options)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
+      out += s;
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line) resolve((JSON.parse(line) as { url: string }).url);
+    });
+    child.once('exit', (code) => reject(new Error(`the emulator exited (${code}) before listening`)));
+  });
+  return { url, pid: child.pid, close: () => stopChild(child) };
+}

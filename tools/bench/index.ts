@@ -13,7 +13,16 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import OpenAI from 'openai';
-import { appSettings, EMULATOR_KEY, startAzurite, startHost, type Azurite, type Host } from './env';
+import {
+  appSettings,
+  EMULATOR_KEY,
+  startAzurite,
+  startEmulatorProcess,
+  startHost,
+  type Azurite,
+  type EmulatorProcess,
+  type Host,
+} from './env';
 import { measureFloor, measureInProcess, measurePostFloor, runOverhead } from './overhead';
 import { measureStorageOp } from './storage-op';
 import { runStreaming } from './streaming';
@@ -21,7 +30,6 @@ import { runPoller } from './poller';
 import { runDocuments } from './documents';
 import { runColdStart } from './coldstart';
 import { machineFacts, writeOutputs, printTable, type BenchResults } from './report';
-import { startEmulator, type RunningEmulator } from '../emulator/server';
 import { repoRoot } from '../settings';
 import { resetConfigForTests } from '../../shared/config';
 import { resetClientsForTests } from '../../shared/clients';
@@ -79,7 +87,7 @@ async function main(): Promise<void> {
   };
 
   let azurite: Azurite | undefined;
-  let emulator: RunningEmulator | undefined;
+  let emulator: EmulatorProcess | undefined;
   let host: Host | undefined;
   // Ctrl-C (or a kill) stops what the benchmark started instead of leaving Azurite and the host behind.
   const interrupted = (signal: NodeJS.Signals) => {
@@ -91,7 +99,7 @@ async function main(): Promise<void> {
   try {
     log('Starting Azurite, the emulator and the app under the local host...');
     azurite = await startAzurite();
-    emulator = await startEmulator({
+    emulator = await startEmulatorProcess({
       port: 0,
       apiKey: EMULATOR_KEY,
       latencyMs: 0,
@@ -106,7 +114,7 @@ async function main(): Promise<void> {
     const key = await createKey(`bench-${Date.now().toString(36)}`);
     const direct = new OpenAI({ baseURL: `${emulator.url}/openai/v1`, apiKey: EMULATOR_KEY, maxRetries: 0 });
     const service = new OpenAI({ baseURL: `${host.url}/api/v1`, apiKey: key, maxRetries: 0 });
-    results.stack = { azuritePid: azurite.pid, hostPid: host.pid, emulator: 'in-process' };
+    results.stack = { azuritePid: azurite.pid, hostPid: host.pid, emulatorPid: emulator.pid };
 
     if (only.has('overhead')) {
       log('\n[1/5] Overhead of create and retrieve (c=1, c=32)');
