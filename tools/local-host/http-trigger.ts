@@ -150,10 +150,19 @@ async function serveStreaming(
   let proxyRes: IncomingMessage | undefined;
   if (first.kind === 'response') {
     if (!first.r.ok) {
-      if (!clientGone) {
-        ctx.logger.host('error', `Proxying to the worker failed: ${describeError(first.r.error)}`);
-        if (!res.headersSent) res.writeHead(502).end();
+      req.resume();
+      // An early answer (before the body was read) breaks the proxied connection: use the function's result.
+      const done = await Promise.race([
+        invocation,
+        new Promise<undefined>((r) => setTimeout(() => r(undefined), RESPONSE_GRACE_MS)),
+      ]);
+      if (clientGone || res.headersSent) return;
+      if (done?.ok && done.value.result !== undefined) {
+        answerFromResult(res, done.value.result, first.r);
+        return;
       }
+      ctx.logger.host('error', `Proxying to the worker failed: ${describeError(first.r.error)}`);
+      res.writeHead(502).end();
       return;
     }
     proxyRes = first.r.value;
@@ -169,9 +178,9 @@ async function serveStreaming(
     ]);
     if (late?.ok) proxyRes = late.value;
     else {
-      // The function finished without an HTTP response (it returned nothing).
       proxyReq.destroy();
-      if (!res.headersSent && !clientGone) res.writeHead(204).end();
+      req.resume(); // drain what the client still sends, so it reads the answer rather than a reset
+      if (!res.headersSent && !clientGone) answerFromResult(res, first.i.value.result, late);
       return;
     }
   }
@@ -278,4 +287,38 @@ function serializeCookie(c: RpcHttpCookie): string {
   else if (c.sameSite === 'strict') parts.push('SameSite=Strict');
   else if (c.sameSite === 'explicitNone') parts.push('SameSite=None');
   return parts.join('; ');
+}
+
+/**
+ * The function finished but its proxied response never came back. With an answer given before the request body
+ * was read (a 413 on Content-Length, say), the library's proxy server closes the connection while the host is
+ * still sending the body, so the host sees EPIPE instead of the response. The real host answers such requests;
+ * here the handler's own result stands in for the lost response. A function that returned nothing gets 204.
+ */
+interface ResultInit {
+  status?: number;
+  headers?: Record<string, string>;
+  jsonBody?: unknown;
+  body?: unknown;
+}
+
+function answerFromResult(
+  res: ServerResponse,
+  result: unknown,
+  late: { ok: false; error: unknown } | undefined,
+): void {
+  if (!late || result === undefined || result === null || typeof result !== 'object') {
+    res.writeHead(204).end();
+    return;
+  }
+  const init: ResultInit = result;
+  const headers: Record<string, string> = { ...(init.headers ?? {}) };
+  let body: string | undefined;
+  if (init.jsonBody !== undefined) {
+    body = JSON.stringify(init.jsonBody);
+    headers['content-type'] ??= 'application/json';
+  } else if (typeof init.body === 'string') {
+    body = init.body;
+  }
+  res.writeHead(init.status ?? 200, headers).end(body);
 }
