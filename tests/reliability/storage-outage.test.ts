@@ -97,7 +97,10 @@ describe('Azurite stopped for 20 seconds', () => {
         status: res.status,
         ms: Date.now() - t0,
       };
-      if (res.status !== 503) answer.problem = `status ${res.status}: ${res.text.slice(0, 200)}`;
+      // A synchronous response whose ownership this instance has cached needs no storage to be retrieved:
+      // answering it from upstream during the outage is the better outcome, not a failure.
+      if (what === 'retrieve' && res.status === 200) answer.problem = undefined;
+      else if (res.status !== 503) answer.problem = `status ${res.status}: ${res.text.slice(0, 200)}`;
       else if (!isOpenAIError(res.json)) answer.problem = `not OpenAI-shaped: ${res.text.slice(0, 200)}`;
       else if (!/storage/i.test((res.json as { error: { message: string } }).error.message))
         answer.problem = `message does not name storage: ${res.text.slice(0, 200)}`;
