@@ -69,8 +69,11 @@ export interface Azurite {
   stop(): Promise<void>;
 }
 
-/** A private Azurite (blob, queue, table) on free ports, data in a temporary folder removed on stop. */
-export async function startAzurite(): Promise<Azurite> {
+/**
+ * A private Azurite (blob, queue, table) on free ports, data in a temporary folder removed on stop.
+ * `inMemory` keeps its data in memory only (`--inMemoryPersistence`): no periodic write of its database to disk.
+ */
+export async function startAzurite(opts: { inMemory?: boolean } = {}): Promise<Azurite> {
   const [blob, queue, tableP] = [await freePort(), await freePort(), await freePort()];
   const location = mkdtempSync(join(tmpdir(), 'bench-azurite-'));
   const bin = join(repoRoot, 'node_modules', 'azurite', 'dist', 'src', 'azurite.js');
@@ -82,8 +85,7 @@ export async function startAzurite(): Promise<Azurite> {
       '--skipApiVersionCheck',
       '--disableTelemetry',
       '--loose',
-      '--location',
-      location,
+      ...(opts.inMemory ? ['--inMemoryPersistence'] : ['--location', location]),
       '--blobHost',
       '127.0.0.1',
       '--blobPort',

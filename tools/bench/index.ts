@@ -4,7 +4,7 @@
  * `docs/benchmarks-latency.svg`.
  *
  *   node dist/tools/bench/index.js [--only overhead,streaming,poller,documents,coldstart] [--quick]
- *                                  [--no-docs] [--poller-jobs 10000] [--report-only]
+ *                                  [--no-docs] [--poller-jobs 10000] [--report-only] [--azurite-in-memory]
  *
  * Everything it needs is started here on loopback (a private Azurite, the emulator with zero model latency,
  * the app under the local host) and stopped at the end.
@@ -59,6 +59,7 @@ async function main(): Promise<void> {
       'no-docs': { type: 'boolean', default: false },
       'poller-jobs': { type: 'string' },
       'report-only': { type: 'boolean', default: false },
+      'azurite-in-memory': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -82,6 +83,7 @@ async function main(): Promise<void> {
   const results: BenchResults = {
     startedAt: new Date(started).toISOString(),
     quick,
+    azuriteInMemory: values['azurite-in-memory'],
     machine: machineFacts(),
     scenarios: {},
   };
@@ -98,7 +100,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', interrupted);
   try {
     log('Starting Azurite, the emulator and the app under the local host...');
-    azurite = await startAzurite();
+    azurite = await startAzurite({ inMemory: values['azurite-in-memory'] });
     emulator = await startEmulatorProcess({
       port: 0,
       apiKey: EMULATOR_KEY,

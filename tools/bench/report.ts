@@ -16,6 +16,7 @@ import type { StreamingResult } from './streaming';
 export interface BenchResults {
   startedAt: string;
   quick: boolean;
+  azuriteInMemory?: boolean;
   durationS?: number;
   machine: Record<string, string | number>;
   stack?: Record<string, unknown>;
