@@ -4,7 +4,7 @@
  */
 import { app } from '@azure/functions';
 import { watchClientDisconnects } from '../shared/disconnect';
-import { registerDocumentFinalizer } from '../shared/documents/process';
+import { registerDocumentHooks } from '../shared/documents/hooks';
 
 // Streams are relayed, not buffered: without this the host collects a whole SSE body before sending it.
 app.setup({ enableHttpStream: true });
@@ -12,5 +12,6 @@ app.setup({ enableHttpStream: true });
 // So a caller hanging up on a stream aborts the upstream request (see shared/disconnect.ts).
 watchClientDisconnects();
 
-// The poller finalizes `document` jobs in whichever instance runs it; every instance loads this entry.
-registerDocumentFinalizer();
+// The poller finalizes `document` jobs and recovers stalled document claims in whichever instance runs it;
+// every instance loads this entry.
+registerDocumentHooks();

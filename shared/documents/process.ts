@@ -18,7 +18,8 @@ import { fromUpstream, isUpstreamError } from '../errors';
 import { recordOwnership } from '../ownership';
 import { container, isNotFound } from '../storage';
 import {
-  registerJobFinalizer,
+  cancelDueTask,
+  scheduleDueTask,
   trackBackgroundJob,
   type FinalizerContext,
   type FinalizerResult,
@@ -26,9 +27,17 @@ import {
 } from '../jobs';
 import { enqueueWebhookEvent } from '../webhooks/delivery';
 import { buildEvent, publicBaseUrl } from '../webhooks/events';
-import { fileIdPart, inlinePdfPart, inputModeFor, uploadPdf } from './input';
+import {
+  fileIdPart,
+  inlinePdfPart,
+  inputModeFor,
+  uploadPdf,
+  uploadPdfFromBlob,
+  uploadsFromStorage,
+} from './input';
 import { blobKey, claimedOwner, classifyBlobName } from './naming';
 import { documentStorageNames } from './names';
+import { CLAIM_RECOVERY_TASK } from './hooks';
 import {
   deleteStaleSummary,
   newRecord,
@@ -186,8 +195,21 @@ export async function processDocumentBlob(
     logger.warn(JSON.stringify({ event: LOG_EVENT, outcome: 'ignored', ...base, reason: naming.reason }));
     return { outcome: 'ignored', reason: naming.reason };
   }
-  const claim = await claimVersion(source, leaseMs(), now, () => isCurrentVersion(source));
+  // The recovery row first, due when the lease ends: if this delivery dies after claiming (a crash, a kill, a
+  // platform that gives up retrying), the poller finds the claim unfinished then and drives it again. Every
+  // outcome below except a transient failure removes it; a leftover row is only a stale hint.
+  const lease = leaseMs();
+  const recovery = await scheduleDueTask(CLAIM_RECOVERY_TASK, blobKey(delivery.name), now + lease);
+  const done = () => cancelDueTask(recovery).catch(() => undefined);
+  let claim: Awaited<ReturnType<typeof claimVersion>>;
+  try {
+    claim = await claimVersion(source, lease, now, () => isCurrentVersion(source));
+  } catch (e) {
+    await done();
+    throw e;
+  }
   if (claim.kind !== 'claimed') {
+    await done();
     log(logger, { outcome: claim.kind, ...base, state: claim.row.state, current: claim.row.sourceEtag });
     return claim.kind === 'duplicate'
       ? { outcome: 'duplicate', state: claim.row.state }
@@ -198,11 +220,14 @@ export async function processDocumentBlob(
   const receivedAt = new Date(row.receivedAt).toISOString();
   const recordFields = { received_at: receivedAt, document_id: owner?.documentId ?? null };
 
-  // Rejections: a normal, final outcome, recorded before any token is spent.
+  // Rejections: a normal, final outcome, recorded before any token is spent. When the Files API upload will
+  // read this version from storage, the trigger's bytes are not needed after validation: pdf.js takes them
+  // instead of a copy (and empties delivery.data).
+  const fromStorage = uploadsFromStorage(source, getConfig().filesApiThresholdBytes);
   const rejection =
     naming.kind === 'not-pdf'
       ? reject('not_pdf_name')
-      : await validatePdf(delivery.data, getConfig().documentMaxBytes);
+      : await validatePdf(delivery.data, getConfig().documentMaxBytes, { consume: fromStorage });
   if (rejection) {
     const record = newRecord(source, 'rejected', {
       ...recordFields,
@@ -223,6 +248,7 @@ export async function processDocumentBlob(
       await notifyOwner(owner, 'rejected', rejection, source);
     }
     await settleVersion(source.name, source.etag, 'rejected');
+    await done();
     log(logger, {
       outcome: 'rejected',
       ...base,
@@ -249,7 +275,11 @@ export async function processDocumentBlob(
       let part: ResponseInputFile;
       if (input === 'file_id') {
         if (!row.fileId) {
-          const fileId = await retry429(() => uploadPdf(delivery.data, filename, 0));
+          const fileId = await retry429(() =>
+            fromStorage
+              ? uploadPdfFromBlob(delivery.name, source.etag, filename)
+              : uploadPdf(delivery.data, filename, 0),
+          );
           row = (await updateVersion(row, { fileId })) ?? row;
           row.fileId = fileId;
         }
@@ -294,6 +324,7 @@ export async function processDocumentBlob(
         await getOpenAI()
           .responses.cancel(response.id, { maxRetries: 0 })
           .catch(() => undefined);
+        await done();
         return { outcome: 'duplicate', state: 'claim_lost' };
       }
       row = written;
@@ -335,6 +366,7 @@ export async function processDocumentBlob(
       },
     });
     await updateVersion(row, { state: 'tracked', leaseUntil: 0 });
+    await done();
     log(logger, {
       outcome: 'submitted',
       ...base,
@@ -350,10 +382,12 @@ export async function processDocumentBlob(
     const permanent = permanentUpstreamError(e);
     if (permanent) {
       await failBeforeJob(naming.recordBlob, naming.summaryBlob, source, row, owner, permanent, recordFields);
+      await done();
       logger.warn(JSON.stringify({ event: LOG_EVENT, outcome: 'failed', ...base, code: permanent.code }));
       return { outcome: 'failed', error: permanent };
     }
-    // Transient: free the claim at once (keeping any response/file id) so the platform's retry can resume.
+    // Transient: free the claim at once (keeping any response/file id) so the platform's retry can resume. The
+    // recovery row stays: if every retry fails too, the poller resumes the version when it comes due.
     await updateVersion(row, { state: 'released', leaseUntil: 0 }).catch(() => undefined);
     throw e;
   }
@@ -545,9 +579,4 @@ export async function finalizeDocument(ctx: FinalizerContext): Promise<Finalizer
       summary_blob: error ? null : `${summaries}/${naming.summaryBlob}`,
     }),
   };
-}
-
-/** Registers {@link finalizeDocument} for `document` jobs (call once per process, at load). */
-export function registerDocumentFinalizer(): void {
-  registerJobFinalizer('document', finalizeDocument);
 }

@@ -254,3 +254,16 @@ export async function listJobs(caller: Caller, options: ListJobsOptions = {}): P
     has_more: rows.length > limit,
   };
 }
+
+/** Adds a due-index row that runs `prefix`'s due task for `name` at `at` (epoch ms); returns the row's key. */
+export async function scheduleDueTask(prefix: string, name: string, at: number): Promise<string> {
+  const store = await openJobStore();
+  // Version 0: no record points at a task row, so the index's pending/stale bookkeeping does not apply.
+  return store.due.add(at, `${prefix}:${name}`, 0);
+}
+
+/** Deletes a due task's row (one already gone is fine). */
+export async function cancelDueTask(key: string | undefined): Promise<void> {
+  if (!key) return;
+  await (await openJobStore()).due.remove(key);
+}

@@ -7,6 +7,8 @@ export {
   getJobView,
   listJobs,
   parseListJobsQuery,
+  scheduleDueTask,
+  cancelDueTask,
   type TrackRequest,
   type ListJobsOptions,
 } from './api';
@@ -23,3 +25,4 @@ export type {
   JobStatus,
   JobView,
 } from './types';
+export { registerDueTask, type DueTask, type DueTaskContext } from './due-tasks';

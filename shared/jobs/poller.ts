@@ -18,6 +18,7 @@ import {
   runFinalization,
   takeOverFinalization,
 } from './finalize';
+import { dueTaskOf } from './due-tasks';
 import { idFromDueKey, newMeter, pollDelay, retryAfterMs, runBounded, type Meter } from './schedule';
 import { openJobStore, readJob, syncListing, updateJob } from './store';
 import { isTerminal, type JobEntity, type JobLog, type JobStatus } from './types';
@@ -37,6 +38,8 @@ export interface PollerTickStats extends Meter {
   due: number;
   /** Upstream polls answered. */
   polled: number;
+  /** Other features' due tasks run (see due-tasks.ts), and the ones that were stale. */
+  tasks: number;
   /** Jobs this tick finalized. */
   finalized: number;
   /** Jobs polled and left running, rescheduled with backoff. */
@@ -65,6 +68,7 @@ export async function runPollerTick(options: PollerTickOptions): Promise<PollerT
   const stats: PollerTickStats = {
     ...newMeter(),
     due: 0,
+    tasks: 0,
     polled: 0,
     finalized: 0,
     rescheduled: 0,
@@ -89,6 +93,14 @@ export async function runPollerTick(options: PollerTickOptions): Promise<PollerT
   const handle = async (key: string): Promise<void> => {
     stats.due++;
     const id = idFromDueKey(key);
+    const dueTask = dueTaskOf(id);
+    if (dueTask) {
+      const ran = await dueTask.task({ key, name: dueTask.name, now: clock(), log });
+      if (ran === 'ran') stats.tasks++;
+      else stats.stale++;
+      await store.due.remove(key);
+      return;
+    }
     const job = await readJob(store, id);
     if (!job || job.dueKey !== key || job.phase === 'finalized') {
       // A finalized job is never moved again: every row left for it is stale.

@@ -5,18 +5,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerClient } from '@azure/storage-blob';
 import { getOpenAI } from '../../shared/clients';
-import { resetConfigForTests } from '../../shared/config';
-import { runPollerTick } from '../../shared/jobs';
+import { getConfig, resetConfigForTests } from '../../shared/config';
+import { runPollerTick, scheduleDueTask } from '../../shared/jobs';
+import { storageNames } from '../../shared/jobs/names';
+import { blobKey } from '../../shared/documents/naming';
+import { CLAIM_RECOVERY_TASK } from '../../shared/documents/hooks';
 import { useDocumentStorageForTests } from '../../shared/documents/names';
-import {
-  finalizeDocument,
-  processDocumentBlob,
-  registerDocumentFinalizer,
-  type BlobDelivery,
-} from '../../shared/documents/process';
+import { finalizeDocument, processDocumentBlob, type BlobDelivery } from '../../shared/documents/process';
+import { registerDocumentHooks } from '../../shared/documents/hooks';
 import { readRecord, readSummary, type SummaryRecord } from '../../shared/documents/records';
 import { claimVersion, readVersion, updateVersion } from '../../shared/documents/store';
-import { container } from '../../shared/storage';
+import { container, table } from '../../shared/storage';
 import { startJobsEnv, uniqueSuffix, type JobsEnv } from './support/jobs-env';
 import { makePdf, rejectionCorpus, waitFor } from './documents-support';
 
@@ -39,7 +38,7 @@ beforeAll(async () => {
   });
   documents = await container(`docs-${suffix}`);
   summaries = await container(`sums-${suffix}`);
-  registerDocumentFinalizer();
+  registerDocumentHooks();
 });
 
 afterAll(async () => {
@@ -62,6 +61,22 @@ async function put(name: string, data: Buffer): Promise<BlobDelivery> {
 }
 
 const creates = () => env.upstreamCalls('POST /responses');
+
+/** The document lease (see process.ts) under this file's settings. */
+const leaseMs = () => {
+  const config = getConfig();
+  return 2 * config.openaiTimeoutMs * (config.openaiMaxRetries + 1) + 60_000;
+};
+
+/** Keys of the claim-recovery rows scheduled for blob `name`. */
+async function recoveryRows(name: string): Promise<string[]> {
+  const jobs = await table(storageNames().jobs);
+  const suffix = `_${CLAIM_RECOVERY_TASK}:${blobKey(name)}`;
+  const keys: string[] = [];
+  for await (const row of jobs.listEntities({ queryOptions: { filter: `PartitionKey eq 'due'` } }))
+    if (row.rowKey!.endsWith(suffix)) keys.push(row.rowKey!);
+  return keys;
+}
 
 /** Runs poller ticks until the record of `recordBlob` reaches a final status for `etag`. */
 async function finalized(recordBlob: string, etag: string): Promise<SummaryRecord> {
@@ -169,6 +184,72 @@ describe('documents dropped into storage', () => {
       state: 'claimed',
     });
     expect(await creates()).toBe(before);
+  });
+
+  it('finish a version whose delivery died holding the claim, once the lease has run out', async () => {
+    const name = `${uniqueSuffix()}/died.pdf`;
+    const delivery = await put(name, await makePdf(['The host was killed mid-delivery.']));
+    const lease = leaseMs();
+    // What a delivery leaves behind when it is killed right after claiming: its recovery row and a live claim.
+    const key = await scheduleDueTask(CLAIM_RECOVERY_TASK, blobKey(name), Date.now() + lease);
+    await claimVersion(delivery, lease);
+    // A redelivery during the lease stands down: as far as it can tell, someone is working on it.
+    expect(await processDocumentBlob(delivery, env.log)).toMatchObject({ outcome: 'duplicate' });
+    const before = await creates();
+
+    // Before the lease ends the recovery row is not due; after it, the poller drives the delivery again.
+    const early = await runPollerTick({ log: env.log });
+    expect(early.tasks).toBe(0);
+    expect(await recoveryRows(name)).toEqual([key]);
+    const late = await runPollerTick({ log: env.log, now: Date.now() + lease + 1000 });
+    expect(late.tasks).toBe(1);
+    expect((await readVersion(name))?.state).toBe('tracked');
+    expect((await creates()) - before).toBe(1);
+    expect(await recoveryRows(name)).toEqual([]);
+
+    const record = await finalized(name.replace(/\.pdf$/, '.json'), delivery.etag);
+    expect(record.status).toBe('completed');
+    expect(await readSummary(name.replace(/\.pdf$/, '.md'))).toContain('The host was killed mid-delivery.');
+  });
+
+  it('finish a version released by a failing delivery after the platform has given up retrying', async () => {
+    const name = `${uniqueSuffix()}/gave-up.pdf`;
+    const delivery = await put(name, await makePdf(['Every platform retry failed.']));
+    await env.fault({ kind: '500', route: '/responses', method: 'POST', count: 1 });
+    await expect(processDocumentBlob(delivery, env.log)).rejects.toThrow();
+    expect((await readVersion(name))?.state).toBe('released');
+    // No further delivery comes (the blob extension moved it to poison); the recovery row is what is left.
+    expect(await recoveryRows(name)).toHaveLength(1);
+    const tick = await runPollerTick({ log: env.log, now: Date.now() + leaseMs() + 1000 });
+    expect(tick.tasks).toBe(1);
+    const record = await finalized(name.replace(/\.pdf$/, '.json'), delivery.etag);
+    expect(record.status).toBe('completed');
+  });
+
+  it('leave no recovery row behind once a delivery settles, and skip rows of settled versions', async () => {
+    const name = `${uniqueSuffix()}/settled.pdf`;
+    const delivery = await put(name, await makePdf(['Nothing to recover.']));
+    expect(await processDocumentBlob(delivery, env.log)).toMatchObject({ outcome: 'submitted' });
+    expect(await recoveryRows(name)).toEqual([]);
+    // A leftover row (its delete failed) finds the version settled and does nothing.
+    await scheduleDueTask(CLAIM_RECOVERY_TASK, blobKey(name), Date.now() - 1);
+    const before = await creates();
+    const tick = await runPollerTick({ log: env.log });
+    expect(tick.tasks).toBe(0);
+    expect(await recoveryRows(name)).toEqual([]);
+    expect(await creates()).toBe(before);
+  });
+
+  it('fail the document when its blob was deleted before the recovery came due', async () => {
+    const name = `${uniqueSuffix()}/deleted.pdf`;
+    const delivery = await put(name, await makePdf(['Gone before anyone summarized it.']));
+    await scheduleDueTask(CLAIM_RECOVERY_TASK, blobKey(name), Date.now() - 1);
+    await claimVersion(delivery, 60_000, Date.now() - 120_000);
+    await documents.deleteBlob(name);
+    const tick = await runPollerTick({ log: env.log });
+    expect(tick.tasks).toBe(1);
+    expect((await readVersion(name))?.state).toBe('failed');
+    expect(env.lines.some((l) => l.includes('recovery_source_gone') && l.includes(name))).toBe(true);
   });
 
   it('release the claim on a transient upstream failure so the platform retry goes through', async () => {
