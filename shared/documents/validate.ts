@@ -40,13 +40,38 @@ export function checkBytes(data: Uint8Array, maxBytes: number): Rejection | unde
   return undefined;
 }
 
+/** Options of {@link parsePdf} and {@link validatePdf}. */
+export interface ParseOptions {
+  /**
+   * The caller no longer needs `data` after the check: pdf.js is handed the Buffer's memory itself rather than a
+   * copy of it, and `data` is left empty (its ArrayBuffer detached; `byteLength` 0) whatever the outcome. The
+   * memory is released when the parser is destroyed, before this returns.
+   */
+  consume?: boolean;
+}
+
 /**
- * Loads the PDF's structure (cross-reference table, catalog, page count) with pdf-parse. pdf-parse copies a
- * Buffer before handing it to pdf.js (which may take ownership of what it is given), so the caller's bytes stay
- * usable; that copy lives only until `destroy`. Returns the page count, or a rejection.
+ * pdf.js moves the ArrayBuffer of the bytes it is given to its worker (a `postMessage` transfer, which detaches
+ * it, also with the in-process worker Node uses). pdf-parse therefore copies a Buffer first, and pdf.js copies
+ * any view that does not span its whole ArrayBuffer (Buffers from the small-allocation pool, say), so the
+ * caller's bytes stay usable. A Uint8Array over a whole ArrayBuffer of its own is taken as it is: no copy.
  */
-export async function parsePdf(data: Buffer): Promise<{ pages: number } | Rejection> {
-  const parser = new (pdfParseSdk().PDFParse)({ data });
+function bytesForPdfJs(data: Buffer, consume: boolean): Uint8Array {
+  const whole =
+    data.buffer instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
+  return consume && whole ? new Uint8Array(data.buffer) : data;
+}
+
+/**
+ * Loads the PDF's structure (cross-reference table, catalog, page count) with pdf-parse. Without `consume`,
+ * pdf-parse copies the bytes before handing them to pdf.js (see {@link bytesForPdfJs}), so the caller's bytes
+ * stay usable; that copy lives only until `destroy`. Returns the page count, or a rejection.
+ */
+export async function parsePdf(
+  data: Buffer,
+  options: ParseOptions = {},
+): Promise<{ pages: number } | Rejection> {
+  const parser = new (pdfParseSdk().PDFParse)({ data: bytesForPdfJs(data, options.consume === true) });
   try {
     const info = await parser.getInfo();
     return { pages: info.total };
@@ -59,9 +84,13 @@ export async function parsePdf(data: Buffer): Promise<{ pages: number } | Reject
 }
 
 /** Every check, cheapest first. Undefined means the document may be summarized. */
-export async function validatePdf(data: Buffer, maxBytes: number): Promise<Rejection | undefined> {
+export async function validatePdf(
+  data: Buffer,
+  maxBytes: number,
+  options: ParseOptions = {},
+): Promise<Rejection | undefined> {
   const cheap = checkBytes(data, maxBytes);
   if (cheap) return cheap;
-  const parsed = await parsePdf(data);
+  const parsed = await parsePdf(data, options);
   return 'code' in parsed ? parsed : undefined;
 }
