@@ -3,9 +3,9 @@
  * them, see the how-to). Uploads are relayed to Azure OpenAI with the service's identity and recorded as the
  * caller's, like responses: another caller's file id is answered 404 and cannot be used in a request.
  */
-import busboy from 'busboy';
+import type busboy from 'busboy';
 import { Readable } from 'node:stream';
-import { openaiUploads } from './sdk';
+import { busboySdk, openaiUploads } from './sdk';
 import type { FileObject } from 'openai/resources/files';
 import type { Caller } from './auth';
 import { getOpenAI } from './clients';
@@ -24,7 +24,7 @@ function parseMultipart(raw: Buffer, contentType: string): Promise<Upload> {
     const upload: Upload = {};
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: { 'content-type': contentType }, limits: { files: 1, fields: 10 } });
+      parser = busboySdk()({ headers: { 'content-type': contentType }, limits: { files: 1, fields: 10 } });
     } catch {
       reject(
         badRequest(

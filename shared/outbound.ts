@@ -7,12 +7,12 @@
  * Local mode (`GATEWAY_MODE=local`, `npm start`) additionally allows loopback, over plain `http` too, so a
  * developer can receive webhooks on their machine. Azure never does.
  */
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { LookupAddress } from 'node:dns';
+import type { IncomingMessage, RequestOptions } from 'node:http';
 import type { LookupFunction } from 'node:net';
-import ipaddr from 'ipaddr.js';
+import type ipaddr from 'ipaddr.js';
 import { getConfig } from './config';
+import { dnsModule, httpModule, httpsModule, ipaddrSdk } from './sdk';
 
 /** Ranges of special-purpose addresses refused for outbound calls, with the reason given back. */
 const REFUSED_REASONS: Record<string, string> = {
@@ -47,7 +47,7 @@ export function classifyAddress(address: string): AddressClass {
   let parsed: ipaddr.IPv4 | ipaddr.IPv6;
   try {
     // `process` turns an IPv4-mapped IPv6 address (::ffff:10.0.0.1) into the IPv4 address it carries.
-    parsed = ipaddr.process(address.replace(/^\[|\]$/g, '').replace(/%.*$/, ''));
+    parsed = ipaddrSdk().process(address.replace(/^\[|\]$/g, '').replace(/%.*$/, ''));
   } catch {
     return { public: false, loopback: false, reason: `'${address}' is not an IP address` };
   }
@@ -89,7 +89,7 @@ export function checkUrlShape(raw: string, local = isLocalMode()): UrlCheck {
     };
   }
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  const literal = ipaddr.isValid(host);
+  const literal = ipaddrSdk().isValid(host);
   if (url.protocol === 'http:') {
     // The name 'localhost' is still resolved and checked below like any other name.
     if (!local || !((literal && isLoopbackHost(host)) || host === 'localhost')) {
@@ -123,7 +123,7 @@ type Resolver = (hostname: string) => Promise<LookupAddress[]>;
 
 const systemResolver: Resolver = (hostname) =>
   new Promise((resolve, reject) => {
-    dnsLookup(hostname, { all: true, verbatim: true }, (err, addresses) =>
+    dnsModule().lookup(hostname, { all: true, verbatim: true }, (err, addresses) =>
       err ? reject(err) : resolve(addresses),
     );
   });
@@ -171,7 +171,7 @@ export async function validateOutboundUrl(raw: string, local = isLocalMode()): P
   const shape = checkUrlShape(raw, local);
   if (!shape.ok) return shape;
   const host = shape.url.hostname.replace(/^\[|\]$/g, '');
-  if (ipaddr.isValid(host)) return shape;
+  if (ipaddrSdk().isValid(host)) return shape;
   try {
     await resolveChecked(host, local);
   } catch (e) {
@@ -245,7 +245,7 @@ export async function postGuarded(
     signal: AbortSignal.timeout(timeoutMs),
     agent: false,
   };
-  const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  const send = target.protocol === 'https:' ? httpsModule().request : httpModule().request;
   return new Promise<OutboundResult>((resolve, reject) => {
     const req = send(options, (res: IncomingMessage) => {
       const chunks: Buffer[] = [];

@@ -17,6 +17,11 @@ import type * as OpenAISdk from 'openai';
 import type * as OpenAIErrors from 'openai/error';
 import type * as OpenAIUploads from 'openai/uploads';
 import type * as PdfParse from 'pdf-parse';
+import type Busboy from 'busboy';
+import type * as IpAddr from 'ipaddr.js';
+import type * as Dns from 'node:dns';
+import type * as Http from 'node:http';
+import type * as Https from 'node:https';
 
 export const tablesSdk = () => require('@azure/data-tables') as typeof DataTables;
 export const blobSdk = () => require('@azure/storage-blob') as typeof StorageBlob;
@@ -25,6 +30,13 @@ export const openaiSdk = () => require('openai') as typeof OpenAISdk;
 export const openaiErrors = () => require('openai/error') as typeof OpenAIErrors;
 export const openaiUploads = () => require('openai/uploads') as typeof OpenAIUploads;
 export const pdfParseSdk = () => require('pdf-parse') as typeof PdfParse;
+// Smaller, but each still costs milliseconds at startup and is needed only by one route or by webhooks:
+// multipart parsing (uploads), and the guarded outbound client (address checks, DNS, http/https).
+export const busboySdk = () => require('busboy') as typeof Busboy;
+export const ipaddrSdk = () => require('ipaddr.js') as typeof IpAddr;
+export const dnsModule = () => require('node:dns') as typeof Dns;
+export const httpModule = () => require('node:http') as typeof Http;
+export const httpsModule = () => require('node:https') as typeof Https;
 
 /** `odata` from `@azure/data-tables` (escapes values in table filters), without loading the SDK at import. */
 export const odata: typeof DataTables.odata = (strings, ...values) => tablesSdk().odata(strings, ...values);
