@@ -77,11 +77,31 @@ function send(res: ServerResponse, status: number, body?: unknown): void {
   res.end(text);
 }
 
-async function streamToBuffer(stream: Readable | undefined): Promise<Buffer> {
+/**
+ * The blob's bytes in one Buffer, as the host hands them to the worker. With a known length the chunks are
+ * copied into a Buffer of that size as they arrive (one copy of the blob in memory, not the chunks plus their
+ * concatenation); otherwise, or if the body turns out longer or shorter than announced, they are concatenated.
+ */
+export async function readBlobBody(stream: Readable | undefined, contentLength?: number): Promise<Buffer> {
   if (!stream) return Buffer.alloc(0);
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
+  if (contentLength === undefined || !Number.isSafeInteger(contentLength) || contentLength < 0) {
+    const chunks: Buffer[] = [];
+    for await (const c of stream) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  }
+  // Uninitialized is safe: only the `filled` bytes written below are ever handed out.
+  const bytes = Buffer.allocUnsafe(contentLength);
+  let filled = 0;
+  const extra: Buffer[] = [];
+  for await (const c of stream) {
+    const chunk = c as Buffer;
+    const fits = Math.min(chunk.byteLength, contentLength - filled);
+    chunk.copy(bytes, filled, 0, fits);
+    filled += fits;
+    if (fits < chunk.byteLength) extra.push(chunk.subarray(fits));
+  }
+  if (extra.length > 0) return Buffer.concat([bytes, ...extra]);
+  return filled === contentLength ? bytes : bytes.subarray(0, filled);
 }
 
 class BlobGoneError extends Error {}
@@ -109,7 +129,10 @@ export async function runBlobFunction(
       throw new BlobGoneError(`Blob ${container}/${name} no longer exists.`);
     throw err;
   }
-  const bytes = await streamToBuffer(download.readableStreamBody as Readable | undefined);
+  const bytes = await readBlobBody(
+    download.readableStreamBody as Readable | undefined,
+    download.contentLength,
+  );
   const properties = {
     LastModified: download.lastModified?.toISOString(),
     CreatedOn: download.createdOn?.toISOString(),
