@@ -82,11 +82,19 @@ export async function runDocuments(opts: {
     const blobs = BlobServiceClient.fromConnectionString(opts.settings.AzureWebJobsStorage!);
     const documents = blobs.getContainerClient('documents');
     await documents.createIfNotExists();
-    const stats = async () => {
-      const res = await fetch(`${opts.emulatorUrl}/_emulator/stats`, {
-        headers: { 'api-key': EMULATOR_KEY },
-      });
-      return ((await res.json()) as { requests: Record<string, number> }).requests;
+    const stats = async (): Promise<Record<string, number>> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const res = await fetch(`${opts.emulatorUrl}/_emulator/stats`, {
+            headers: { 'api-key': EMULATOR_KEY },
+          });
+          return ((await res.json()) as { requests: Record<string, number> }).requests;
+        } catch (e) {
+          // Seen as an occasional "fetch failed" on a loaded machine: a kept-alive connection the emulator closes
+          // when idle (5 s; generating the large PDF takes about that) fails the request that reuses it.
+          if (attempt >= 3) throw e;
+        }
+      }
     };
     const waitForCount = async (route: string, above: number, timeoutMs: number) => {
       const deadline = Date.now() + timeoutMs;
