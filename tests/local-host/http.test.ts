@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { existsSync, mkdtempSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -189,6 +190,29 @@ describe('local host serving HTTP with streaming (the production setup)', () => 
     expect(upload.bytes).toBe('first chunk'.length);
     // The host keeps serving.
     expect((await get('/api/items/1')).status).toBe(200);
+  });
+
+  it('reuses one loopback connection to the library proxy for requests that follow each other', async () => {
+    // The in-process host's proxy server publishes on this process's diagnostics channel.
+    const proxied: Array<{ socket: object; remoteAddress: string | undefined }> = [];
+    const onStart = (message: unknown): void => {
+      const { request } = message as { request: http.IncomingMessage };
+      if (typeof request.headers['x-ms-invocation-id'] === 'string')
+        proxied.push({ socket: request.socket, remoteAddress: request.socket.remoteAddress });
+    };
+    diagnosticsChannel.subscribe('http.server.request.start', onStart);
+    try {
+      for (let i = 0; i < 5; i++) {
+        const res = await get(`/api/items/${i}`);
+        expect(res.status).toBe(200);
+        await res.arrayBuffer();
+      }
+    } finally {
+      diagnosticsChannel.unsubscribe('http.server.request.start', onStart);
+    }
+    expect(proxied).toHaveLength(5);
+    expect(new Set(proxied.map((p) => p.socket)).size).toBe(1);
+    expect(proxied[0]!.remoteAddress).toMatch(/^(::ffff:)?127\.0\.0\.1$/);
   });
 
   it('stops an SSE relay when the client goes away and keeps serving', async () => {

@@ -103,6 +103,24 @@ async function recordingServers<T>(fn: () => Promise<T>): Promise<{ value: T; se
   }
 }
 
+/**
+ * Where to reach the library's proxy. It answers `http://localhost:<port>/` for a server that listens on every
+ * address (`server.listen()` in `src/http/httpProxy.ts`: `::`, dual-stack, or `0.0.0.0` without IPv6), so
+ * `localhost` would be resolved again for every request (a `getaddrinfo` round trip through libuv's thread pool)
+ * and may be tried as `::1` first. The loopback address of what the server actually listens on is used instead.
+ */
+export function proxyAddress(httpUri: string, servers: readonly Server[]): string {
+  const url = new URL(httpUri);
+  for (const server of servers) {
+    const address = server.address();
+    if (!address || typeof address !== 'object' || String(address.port) !== url.port) continue;
+    if (address.address === '::' || address.address === '0.0.0.0') url.hostname = '127.0.0.1';
+    else url.hostname = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    break;
+  }
+  return url.toString();
+}
+
 export async function startLocalHost(options: LocalHostOptions = {}): Promise<LocalHost> {
   const appRoot = resolve(options.appRoot ?? process.cwd());
   const userLog = options.log;
@@ -138,7 +156,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
   const model = registry.programmingModel;
   if (model?.getCapabilities) {
     const { value, servers } = await recordingServers(() => model.getCapabilities!({}));
-    proxyUri = value.HttpUri;
+    proxyUri = value.HttpUri === undefined ? undefined : proxyAddress(value.HttpUri, servers);
     proxyServers = servers;
   }
 
@@ -163,7 +181,13 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     }),
   );
 
-  const agent = new http.Agent({ keepAlive: false });
+  // Kept-alive connections to the library's proxy: one connection per request cost a TCP handshake on every call.
+  // The proxy server closes idle connections after 5 s and says so (`Keep-Alive: timeout=5`); with a `timeout`
+  // set, the agent drops idle sockets a second before that (Node's `keepSocketAlive`), so a request never goes out
+  // on a socket the server is closing. The timeout only emits 'timeout' on a request in flight, which no one
+  // handles here: long quiet streams are not cut. Same settings as Node's global agent, plus `noDelay` (Nagle off,
+  // Node's default, stated on purpose: an SSE event is one small write that must leave at once).
+  const agent = new http.Agent({ keepAlive: true, timeout: 5000, scheduling: 'lifo', noDelay: true });
   const httpCtx: HttpTriggerContext = { registry, logger, proxyUri, agent };
   const clients = new BlobClients();
   const blobCtx: BlobEventContext = {

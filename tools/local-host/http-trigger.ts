@@ -189,9 +189,9 @@ async function serveStreaming(
   for (const [k, v] of Object.entries(proxyRes.headers)) {
     if (v !== undefined && !HOP_BY_HOP.has(k) && k !== 'x-ms-invocation-id') outHeaders[k] = v;
   }
+  // Not flushed on their own: the library sends its headers with the first body chunk (or the end), so here they
+  // leave with that chunk in one write, and the client gets status, headers and the first SSE event in one read.
   res.writeHead(proxyRes.statusCode ?? 200, outHeaders);
-  // SSE clients must see the headers before the first event.
-  res.flushHeaders();
   proxyRes.on('error', () => res.destroy());
   proxyRes.pipe(res);
 
