@@ -144,6 +144,27 @@ async function adopt(cc: CreateContext, prepared: PreparedCreate, response: Resp
   }
 }
 
+/**
+ * The response exists upstream but could not be made the caller's (storage is down): the caller gets the error
+ * and never learns the id, so nothing may keep running or stay stored under it. Best effort, and quick: the
+ * caller is waiting for the error.
+ */
+async function discard(cc: CreateContext, prepared: PreparedCreate, response: Response): Promise<void> {
+  const options = { maxRetries: 0, timeout: 5_000 };
+  const openai = getOpenAI();
+  if (prepared.fields.background && !TERMINAL.has(response.status ?? ''))
+    await openai.responses.cancel(response.id, options).catch(() => undefined);
+  const deleted = await openai.responses.delete(response.id, options).then(
+    () => true,
+    () => false,
+  );
+  await forgetOwnership(cc.caller, response.id).catch(() => undefined);
+  await deleteUploadedFiles(prepared.uploadedFileIds).catch(() => undefined);
+  cc.context.warn(
+    JSON.stringify({ event: 'response.discarded', responseId: response.id, caller: cc.caller.id, deleted }),
+  );
+}
+
 /** After a non-background response ended: its images are kept and its temporary uploads removed. */
 async function settle(prepared: PreparedCreate, response: Response): Promise<void> {
   if (TERMINAL.has(response.status ?? '')) await storeImages(response);
@@ -172,7 +193,12 @@ export async function createResponse(cc: CreateContext, prepared: PreparedCreate
     if (!prepared.fields.background) await deleteUploadedFiles(prepared.uploadedFileIds);
     throw e;
   }
-  await adopt(cc, prepared, response);
+  try {
+    await adopt(cc, prepared, response);
+  } catch (e) {
+    await discard(cc, prepared, response);
+    throw e;
+  }
   if (!prepared.fields.background) await settle(prepared, response);
   logResponse(cc.context, 'response.create', cc.caller, {
     id: response.id,

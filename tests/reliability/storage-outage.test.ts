@@ -69,7 +69,9 @@ describe('Azurite stopped for 20 seconds', () => {
         })
       ).json as { id: string }
     ).id;
-    const createsBefore = (await stack.emulatorStats()).requests['POST /responses'] ?? 0;
+    const statsBefore = (await stack.emulatorStats()).requests;
+    const createsBefore = statsBefore['POST /responses'] ?? 0;
+    const deletesBefore = statsBefore['DELETE /responses/{id}'] ?? 0;
 
     azurite.process.kill('SIGTERM');
     await new Promise((r) => azurite.process.once('exit', r));
@@ -109,7 +111,10 @@ describe('Azurite stopped for 20 seconds', () => {
     const health = await raw(`${stack.hostUrl()}/api/health`);
     const waitLeft = SIZES.outageMs - (Date.now() - outageStarted);
     if (waitLeft > 0) await sleep(waitLeft);
-    const createsDuring = ((await stack.emulatorStats()).requests['POST /responses'] ?? 0) - createsBefore;
+    const statsDuring = (await stack.emulatorStats()).requests;
+    const createsDuring = (statsDuring['POST /responses'] ?? 0) - createsBefore;
+    // A create that reached upstream but could not record its ownership is deleted there again.
+    const deletesDuring = (statsDuring['DELETE /responses/{id}'] ?? 0) - deletesBefore;
 
     const restarted = await startAzurite({ location, ports });
     azurite = restarted;
@@ -146,6 +151,7 @@ describe('Azurite stopped for 20 seconds', () => {
       answerMsP50: ms[Math.floor(ms.length / 2)],
       answerMsMax: ms.at(-1),
       upstreamCreatesDuringOutage: createsDuring,
+      upstreamDeletesDuringOutage: deletesDuring,
       healthDuringOutage: health.status,
       jobsBefore: jobIds.length,
       jobsFinalizedAfter: jobIds.length - unfinished.length,
@@ -159,6 +165,7 @@ describe('Azurite stopped for 20 seconds', () => {
     expect(after.status).toBe(200);
     expect(stillThere.status).toBe(200);
     expect(undelivered).toEqual([]);
+    expect(deletesDuring).toBe(createsDuring);
     expect(stack.hostAlive()).toBe(true);
     expect(crashLines(stack.logs())).toEqual([]);
   });
