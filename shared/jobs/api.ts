@@ -102,7 +102,7 @@ export async function trackBackgroundJob(request: TrackRequest): Promise<void> {
   // Again: a poller that met the index row before the job row existed may have deleted it (it puts the row
   // back only if it sees the job row; see DueIndex.dropUnlessPending).
   await store.due.put(dueKey);
-  await syncListing(store, created);
+  await syncListing(store, created, { fresh: true });
 }
 
 /**
@@ -143,7 +143,7 @@ export async function recordCancel(
       const claimed = await claimFinalization(store, job, outcome, now, { cancelRequested: true });
       if (!claimed) continue;
       // A failed step is the poller's to finish: runFinalization releases the lease and the job stays due.
-      await runFinalization(store, claimed, response, log);
+      await runFinalization(store, claimed, response, log, { stale: [job.dueKey] });
       return;
     }
     const key = await store.due.add(now, responseId, job.version + 1);

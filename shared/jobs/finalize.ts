@@ -11,6 +11,11 @@
  * Steps 1 and 2 are recorded on the job row as they complete. If the host dies or a step throws, the lease
  * runs out (or is released at once on a caught error), the next tick takes the job over and resumes after the
  * last recorded step. Every step is idempotent, so a step interrupted half-way is simply done again.
+ *
+ * Recording a step renews the lease (moving the due index to its new end) only when long work follows (the
+ * kind's hook, upstream file deletes) or less than half of the lease is left; otherwise it is a single ETag
+ * write. Index rows the job has left are deleted with the next index write, at the latest with the lease row
+ * when the job is finalized, so a finalization right after a poll costs ten table operations, not sixteen.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -28,6 +33,7 @@ import {
   readResponseJson,
   storeResponseJson,
   syncListing,
+  toJobView,
   updateJob,
   type JobStore,
 } from './store';
@@ -60,23 +66,30 @@ export function outcomeOf(response: Response, cancelRequested: boolean | undefin
   return { status, error: status === 'cancelled' ? undefined : error, usage: response.usage };
 }
 
-/** Moves a job's due-index entry: new index row first, then the job row (ETag), then the old row goes. */
+/**
+ * Moves a job's due-index entry: new index row first (deleting the `stale` rows in the same transaction), then
+ * the job row (ETag). The row the job leaves (`job.dueKey`) is stale from then on but not deleted here: the
+ * caller deletes it with its next index write. Undefined when the write lost; the new row is then removed.
+ */
 async function moveDue(
   store: JobStore,
   job: JobEntity,
   at: number,
   changes: Parameters<typeof updateJob>[2],
   now: number,
+  stale: readonly string[] = [],
 ): Promise<JobEntity | undefined> {
-  const key = await store.due.add(at, job.responseId, job.version + 1);
+  const key = await store.due.add(at, job.responseId, job.version + 1, stale);
   const written = await updateJob(store, job, { ...changes, nextPollAt: at, dueKey: key }, now);
-  await store.due.remove(written ? job.dueKey : key);
+  if (!written) await store.due.remove(key);
   return written;
 }
 
 /**
  * Claims the finalization of a running job with its terminal outcome. Returns the claimed job (holding the
- * lease), or undefined when someone else changed the job first: they own what happens next.
+ * lease), or undefined when someone else changed the job first: they own what happens next. `stale`: index
+ * rows known stale for good, deleted on the way. On success the row `job` pointed at is stale too: pass it to
+ * {@link runFinalization} (`stale`), which deletes it with its next index write.
  */
 export async function claimFinalization(
   store: JobStore,
@@ -84,8 +97,12 @@ export async function claimFinalization(
   outcome: TerminalOutcome,
   now = Date.now(),
   more: Parameters<typeof updateJob>[2] = {},
+  stale: readonly string[] = [],
 ): Promise<JobEntity | undefined> {
-  if (job.phase !== 'running') return undefined;
+  if (job.phase !== 'running') {
+    await store.due.removeAll(stale);
+    return undefined;
+  }
   const leaseUntil = now + FINALIZE_LEASE_MS;
   const claimed = await moveDue(
     store,
@@ -104,13 +121,17 @@ export async function claimFinalization(
       ...more,
     },
     now,
+    stale,
   );
   // The listing shows the terminal status once the final JSON is stored (step 1), not here: whoever sees a
   // terminal status in GET /v1/jobs can retrieve the response from the record.
   return claimed;
 }
 
-/** Takes over a finalizing job whose lease has run out. Undefined if another poller got it first. */
+/**
+ * Takes over a finalizing job whose lease has run out. Undefined if another poller got it first. On success the
+ * row `job` pointed at is stale: pass it to {@link runFinalization} (`stale`).
+ */
 export async function takeOverFinalization(
   store: JobStore,
   job: JobEntity,
@@ -220,33 +241,45 @@ export type FinalizeResult = 'finalized' | 'lost' | 'failed';
 /**
  * Runs (or resumes) the finalization of a job this instance has just claimed or taken over. On a failed step
  * the error is logged and the lease released at once, so the next tick resumes after the last recorded step.
+ * `stale`: index rows the job has left for good (the row before the claim); they are deleted with the next
+ * index write, at the latest together with the lease row once the job is finalized.
  */
 export async function runFinalization(
   store: JobStore,
   claimed: JobEntity,
   source: Response | undefined,
   log: JobLog,
-  options: { gone?: boolean; now?: () => number } = {},
+  options: { gone?: boolean; now?: () => number; stale?: readonly string[] } = {},
 ): Promise<FinalizeResult> {
   const clock = options.now ?? Date.now;
   let job = claimed;
+  let stale = [...(options.stale ?? [])];
   const status = job.status as TerminalStatus;
   const steps = new Set((job.steps ?? '').split(',').filter(Boolean) as FinalizeStep[]);
-  const record = async (step: FinalizeStep, extra: Parameters<typeof updateJob>[2] = {}) => {
+  const finalizer = jobFinalizer(job.kind);
+  /**
+   * Records a finished step. The lease is renewed (a due-index move) only when long work follows (the kind's
+   * hook, upstream file deletes) or less than half of it is left; otherwise the step is one ETag write.
+   */
+  const record = async (
+    step: FinalizeStep,
+    longWorkNext: boolean,
+    extra: Parameters<typeof updateJob>[2] = {},
+  ) => {
     steps.add(step);
+    const changes = { ...extra, steps: [...steps].join(',') };
+    if (!longWorkNext && (job.leaseUntil ?? 0) - clock() >= FINALIZE_LEASE_MS / 2) {
+      return updateJob(store, job, changes, clock());
+    }
     const leaseUntil = clock() + FINALIZE_LEASE_MS;
-    const key = await store.due.add(leaseUntil, job.responseId, job.version + 1);
-    const written = await updateJob(
-      store,
-      job,
-      { ...extra, steps: [...steps].join(','), leaseUntil, nextPollAt: leaseUntil, dueKey: key },
-      clock(),
-    );
-    await store.due.remove(written ? job.dueKey : key);
+    const written = await moveDue(store, job, leaseUntil, { ...changes, leaseUntil }, clock(), stale);
+    // The move's transaction deleted the stale rows; if it won, the row the job left is stale now.
+    stale = written ? [job.dueKey] : [];
     return written;
   };
+  const uploads = (parseJson<string[]>(job.uploadedFileIds) ?? []).length > 0;
+  let listed: string | undefined;
   try {
-    const finalizer = jobFinalizer(job.kind);
     let response: Response | undefined;
     if (!steps.has('stored') || (finalizer && !steps.has('hook'))) {
       response = options.gone ? undefined : await finalResponse(store, job, source, log);
@@ -257,21 +290,26 @@ export async function runFinalization(
         await storeResponseJson(response);
         await storeImages(response);
       }
-      const written = await record('stored');
+      const written = await record('stored', (!!finalizer && !steps.has('hook')) || uploads);
       if (!written) {
+        await store.due.removeAll(stale);
         // Gone (deleted while we worked) or taken over; a deleted job must not keep its payload.
         if (!(await stillExists(store, job))) await deleteResponseJson(job.responseId);
         return 'lost';
       }
       job = written;
       await syncListing(store, job);
+      listed = JSON.stringify(toJobView(job));
     }
     let hookResult = parseJson<FinalizerResult>(job.hookResult);
     if (finalizer && !steps.has('hook')) {
       const extra = parseJson<Record<string, string>>(job.extra) ?? {};
       hookResult = (await finalizer({ job, status, response, extra, log })) ?? {};
-      const written = await record('hook', { hookResult: JSON.stringify(hookResult) });
-      if (!written) return 'lost';
+      const written = await record('hook', uploads, { hookResult: JSON.stringify(hookResult) });
+      if (!written) {
+        await store.due.removeAll(stale);
+        return 'lost';
+      }
       job = written;
     }
     await deleteUploadedFiles(job, store, log);
@@ -302,10 +340,14 @@ export async function runFinalization(
       { phase: 'finalized', leaseUntil: 0, leaseOwner: '', nextPollAt: 0, dueKey: '', finalizeError: '' },
       clock(),
     );
-    if (!done) return 'lost';
-    await store.due.remove(job.dueKey);
-    // Again at the end: a crash right after step 1 may have left the listing behind.
-    await syncListing(store, done);
+    if (!done) {
+      await store.due.removeAll(stale);
+      return 'lost';
+    }
+    await store.due.removeAll([job.dueKey, ...stale]);
+    // Again at the end (a crash right after step 1 may have left the listing behind), unless this run wrote it
+    // at step 1 and what callers see of the job has not changed since.
+    if (listed !== JSON.stringify(toJobView(done))) await syncListing(store, done);
     const usage = parseJson<NonNullable<Response['usage']>>(done.usage);
     log.log(
       JSON.stringify({
@@ -343,7 +385,10 @@ export async function runFinalization(
         finalizeError: JSON.stringify({ code: 'finalize_failed', message: message.slice(0, 1000) }),
       },
       clock(),
-    ).catch(() => undefined);
+      stale,
+    )
+      .then((moved) => moved && store.due.remove(job.dueKey))
+      .catch(() => undefined);
     return 'failed';
   }
 }

@@ -5,7 +5,9 @@
  *
  * Before polling a job the tick moves its next poll forward under the job row's ETag. That write is the poll's
  * claim: a second poller (another instance, an overlapping tick) loses the ETag race and skips the job, and a
- * crash mid-poll leaves the job due again at its next poll time.
+ * crash mid-poll leaves the job due again at its next poll time. The row the job was due at is deleted after the
+ * upstream answer, so that when the answer is terminal the delete goes with the finalization claim's new row in
+ * one transaction (see the due index in schedule.ts).
  */
 import type { Response } from 'openai/resources/responses/responses';
 import { getOpenAI } from '../clients';
@@ -84,8 +86,14 @@ export async function runPollerTick(options: PollerTickOptions): Promise<PollerT
   const { log } = options;
   let pausedUntil = 0;
 
-  const finalize = async (job: JobEntity, source: Response | undefined, gone = false) => {
-    const result = await runFinalization(store, job, source, log, { gone, now: clock });
+  /** `stale`: index rows the job has left for good (see {@link runFinalization}). */
+  const finalize = async (
+    job: JobEntity,
+    source: Response | undefined,
+    stale: readonly string[],
+    gone = false,
+  ) => {
+    const result = await runFinalization(store, job, source, log, { gone, now: clock, stale });
     if (result === 'finalized') stats.finalized++;
     else if (result === 'failed') stats.errors++;
   };
@@ -121,7 +129,7 @@ export async function runPollerTick(options: PollerTickOptions): Promise<PollerT
       log.log(
         JSON.stringify({ event: 'job.finalize_resumed', responseId: job.responseId, steps: job.steps }),
       );
-      await finalize(taken, undefined);
+      await finalize(taken, undefined, [job.dueKey]);
       return;
     }
     const expiresAt = job.createdAt + config.jobMaxAgeSeconds * 1000;
@@ -140,7 +148,7 @@ export async function runPollerTick(options: PollerTickOptions): Promise<PollerT
           polls: job.pollCount,
         }),
       );
-      await finalize(claimed, undefined);
+      await finalize(claimed, undefined, [job.dueKey]);
       return;
     }
     await poll(job, now, expiresAt);
@@ -164,7 +172,9 @@ export async function runPollerTick(options: PollerTickOptions): Promise<PollerT
       stats.skipped++;
       return;
     }
-    await store.due.remove(job.dueKey);
+    // The row the job was due at is stale from here on. Its delete waits for the poll's outcome: a terminal
+    // response moves the job again (finalization claim), and that move's transaction takes it along.
+    const old = job.dueKey;
 
     let response: Response;
     try {
@@ -175,30 +185,33 @@ export async function runPollerTick(options: PollerTickOptions): Promise<PollerT
         timeout: Math.max(1000, Math.min(config.openaiTimeoutMs, deadline - Date.now())),
       });
     } catch (e) {
-      await pollFailed(claimed, e, next);
+      await pollFailed(claimed, e, next, old);
       return;
     }
     stats.polled++;
     if (isTerminal(response.status)) {
       const outcome = outcomeOf(response, claimed.cancelRequested);
-      const owned = await claimFinalization(store, claimed, outcome, clock());
+      const owned = await claimFinalization(store, claimed, outcome, clock(), {}, [old]);
       if (!owned) {
         // A caller's cancel (or another poller) changed the job meanwhile and owns its ending.
         stats.skipped++;
         return;
       }
-      await finalize(owned, response);
+      await finalize(owned, response, [claimed.dueKey]);
       return;
     }
     const status: JobStatus = response.status ?? claimed.status;
+    const dropOld = store.due.remove(old);
     if (status !== claimed.status || claimed.lastError) {
       claimed = await updateJob(store, claimed, { status, lastError: '' }, clock());
       if (claimed) await syncListing(store, claimed);
     }
+    await dropOld;
     stats.rescheduled++;
   };
 
-  const pollFailed = async (job: JobEntity, e: unknown, next: number): Promise<void> => {
+  /** `old`: the stale row the job was due at before this poll's claim; deleted here. */
+  const pollFailed = async (job: JobEntity, e: unknown, next: number, old: string): Promise<void> => {
     const base = { responseId: job.responseId, caller: job.callerId, poll: job.pollCount };
     const upstream = isUpstreamError(e) ? e : undefined;
     if (upstream?.status === 429) {
@@ -206,7 +219,7 @@ export async function runPollerTick(options: PollerTickOptions): Promise<PollerT
       const wait = retryAfterMs(upstream.headers) ?? 2 * config.pollInitialDelayMs;
       pausedUntil = Math.max(pausedUntil, Date.now() + wait);
       const at = Math.max(next, clock() + wait);
-      const key = await store.due.add(at, job.responseId, job.version + 1);
+      const key = await store.due.add(at, job.responseId, job.version + 1, [old]);
       const written = await updateJob(
         store,
         job,
@@ -234,19 +247,24 @@ export async function runPollerTick(options: PollerTickOptions): Promise<PollerT
           error: { code: 'upstream_not_found', message: 'Azure OpenAI no longer has this response.' },
         },
         clock(),
+        {},
+        [old],
       );
-      if (claimed) await finalize(claimed, undefined, true);
+      if (claimed) await finalize(claimed, undefined, [job.dueKey], true);
       return;
     }
     // Transient (5xx, timeout, connection): the job is already rescheduled with backoff; remember why.
     stats.errors++;
     const message = e instanceof Error ? e.message : String(e);
-    await updateJob(
-      store,
-      job,
-      { lastError: JSON.stringify({ code: 'poll_failed', message: message.slice(0, 500) }) },
-      clock(),
-    );
+    await Promise.all([
+      store.due.remove(old),
+      updateJob(
+        store,
+        job,
+        { lastError: JSON.stringify({ code: 'poll_failed', message: message.slice(0, 500) }) },
+        clock(),
+      ),
+    ]);
     log.warn(
       JSON.stringify({
         event: 'job.poll_failed',

@@ -8,9 +8,15 @@
  * by its ETag). Moving a record is: add the new index row, write the record (ETag), delete the old row; so a
  * row its record does not point at is either stale (superseded, or its writer lost or crashed) or *pending*
  * (its writer's record write has not landed yet). See {@link DueIndex.dropUnlessPending}.
+ *
+ * Once the record write has landed, the old row is stale for good, so its delete may wait for the writer's next
+ * index write and go with it in one entity group transaction (all index rows share the partition): a chain of
+ * moves (claim a poll, claim the finalization, finalize) costs one round trip per move instead of two. The order
+ * "new row before the record write" is never relaxed: deleting a record's current row before the write that
+ * moves it lands could leave the record pointing at a missing row after a crash, never due again.
  */
 import { randomBytes } from 'node:crypto';
-import type { TableClient } from '@azure/data-tables';
+import type { TableClient, TransactionAction } from '@azure/data-tables';
 import { odata } from '../sdk';
 import { isNotFound } from '../storage';
 
@@ -161,12 +167,49 @@ export class DueIndex {
   /**
    * Adds a new index row for `id` at `at` (epoch ms) and returns its key, unique to this call. `version` is the
    * version the record will have once the ETag-guarded write that points it at this row lands (the version the
-   * writer read + 1; 1 for a create).
+   * writer read + 1; 1 for a create). `stale`: rows known stale for good, deleted in the same round trip.
    */
-  async add(at: number, id: string, version: number): Promise<string> {
+  async add(at: number, id: string, version: number, stale: readonly string[] = []): Promise<string> {
     const rowKey = dueKey(at, id, version);
-    await this.put(rowKey);
+    await this.write([rowKey], stale);
     return rowKey;
+  }
+
+  /**
+   * Removes index rows known to be stale for good (their record moved past them under its ETag), in one round
+   * trip. Rows already gone are fine.
+   */
+  async removeAll(stale: readonly (string | undefined)[]): Promise<void> {
+    await this.write([], stale);
+  }
+
+  /**
+   * Puts `put` and deletes `remove` as one entity group transaction (all rows share the `due` partition), so a
+   * move's new row and the rows it supersedes cost one round trip. A transaction fails as a whole when one of
+   * its rows is gone (a scan deleted a stale row first): the rows are then written one by one.
+   */
+  private async write(put: readonly string[], remove: readonly (string | undefined)[]): Promise<void> {
+    const drop = [...new Set(remove)].filter((k): k is string => !!k && !put.includes(k));
+    if (put.length + drop.length <= 1) {
+      if (put[0]) await this.put(put[0]);
+      else await this.remove(drop[0]);
+      return;
+    }
+    this.meter.tableWrites++;
+    try {
+      const actions: TransactionAction[] = [
+        ...put.map((rowKey): TransactionAction => [
+          'upsert',
+          { partitionKey: DUE_PARTITION, rowKey },
+          'Replace',
+        ]),
+        ...drop.map((rowKey): TransactionAction => ['delete', { partitionKey: DUE_PARTITION, rowKey }]),
+      ];
+      await this.table.submitTransaction(actions);
+    } catch {
+      for (const key of put) await this.put(key);
+      for (const key of drop) await this.remove(key);
+    }
   }
 
   /** Writes the index row `rowKey` (again). Idempotent. */

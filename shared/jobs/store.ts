@@ -120,10 +120,24 @@ function listingFromJob(job: JobEntity): ListingEntity {
 
 /**
  * Brings the caller's listing row up to `job` unless it already shows this version or a newer one. Called
- * after every status change; cheap to repeat.
+ * after every status change; cheap to repeat. `fresh`: the job was just created, so its listing row most likely
+ * does not exist yet: try to create it without reading first (a row already there falls back to the read).
  */
-export async function syncListing(store: JobStore, job: JobEntity): Promise<void> {
+export async function syncListing(
+  store: JobStore,
+  job: JobEntity,
+  options: { fresh?: boolean } = {},
+): Promise<void> {
   const wanted = listingFromJob(job);
+  if (options.fresh) {
+    store.meter.tableWrites++;
+    try {
+      await store.jobs.createEntity(wanted);
+      return;
+    } catch (e) {
+      if (!isConcurrencyConflict(e)) throw e;
+    }
+  }
   for (let attempt = 0; attempt < 5; attempt++) {
     let row: ListingEntity | undefined;
     store.meter.tableReads++;

@@ -15,11 +15,11 @@ import { getOpenAI } from '../../shared/clients';
 import { unregisterJobFinalizer } from '../../shared/jobs/finalizers';
 import { useStorageNamesForTests } from '../../shared/jobs/names';
 import { DUE_PARTITION, dueKey } from '../../shared/jobs/schedule';
-import { JOB_ROW, openJobStore, readJob, readResponseJson } from '../../shared/jobs/store';
+import { JOB_ROW, openJobStore, readJob, readResponseJson, toJobView } from '../../shared/jobs/store';
 import type { JobEntity } from '../../shared/jobs/types';
 import { getDelivery } from '../../shared/webhooks/delivery';
 import { eventId } from '../../shared/webhooks/events';
-import { startJobsEnv, until, type JobsEnv } from './support/jobs-env';
+import { sleep, startJobsEnv, until, type JobsEnv } from './support/jobs-env';
 
 let env: JobsEnv;
 
@@ -157,6 +157,52 @@ describe('the background poller', () => {
     expect(await env.upstreamCalls('GET /responses/{id}')).toBe(callsBefore + 3);
     await tickUntilFinalized(due.map((r) => r.id));
   }
+
+  it('a poll costs one read and three index/record writes, a finalization a handful more', async () => {
+    useStorageNamesForTests({ ...env.names, jobs: `${env.names.jobs}ops` });
+    try {
+      const response = await track({ emulator_duration_ms: '2500' });
+      let clock = Date.now() + 1_000;
+      // Each tick's clock is past every next poll the previous one can have picked (POLL_MAX_DELAY_MS is 200).
+      const tick = async () => {
+        clock = Math.max(clock, Date.now()) + 1_000;
+        return runPollerTick({ log: env.log, now: clock });
+      };
+      const ops = (s: PollerTickStats) => ({ reads: s.tableReads, writes: s.tableWrites });
+
+      await sleep(800);
+      // queued → in_progress: the poll, the status write, the listing row (read, then its guarded write).
+      const changed = await tick();
+      expect(changed).toMatchObject({ due: 1, polled: 1, rescheduled: 1, tableQueries: 1 });
+      expect(ops(changed)).toEqual({ reads: 2, writes: 5 });
+
+      // Still running, same status: read the job, add the next index row, the ETag claim, drop the old row.
+      const polled = await tick();
+      expect(polled).toMatchObject({ due: 1, polled: 1, rescheduled: 1, tableQueries: 1 });
+      expect(ops(polled)).toEqual({ reads: 1, writes: 3 });
+
+      await until('the response to end upstream', async () => {
+        return (await getOpenAI().responses.retrieve(response.id)).status === 'completed';
+      });
+      const finalized = await tick();
+      expect(finalized).toMatchObject({ due: 1, polled: 1, finalized: 1, tableQueries: 1 });
+      // The poll's read and claim, the finalization claim (one transaction drops the poll's old row and adds
+      // the lease row), `stored` (no index move), the listing row, `finalized`, one transaction for the rest.
+      expect(ops(finalized)).toEqual({ reads: 2, writes: 8 });
+      const row = (await job(response.id))!;
+      expect(row.phase).toBe('finalized');
+      const left = await (
+        await openJobStore()
+      ).jobs
+        .listEntities({ queryOptions: { filter: `PartitionKey eq '${DUE_PARTITION}'` } })
+        .next();
+      expect(left.done).toBe(true);
+      const listed = (await listJobs(env.caller, { limit: 100 })).data.find((j) => j.id === response.id);
+      expect(listed).toEqual(toJobView(row));
+    } finally {
+      useStorageNamesForTests(env.names);
+    }
+  });
 
   it('two pollers running the same ticks concurrently finalize each job exactly once', async () => {
     const finalized = new Map<string, number>();
