@@ -28,6 +28,27 @@ describe('document validation', () => {
     expect(rejection?.message.length).toBeGreaterThan(10);
   });
 
+  it('with consume, takes over the memory of a PDF that owns it and leaves the Buffer empty', async () => {
+    const pdf = await makePdf(['Handed over, not copied.'], { padBytes: 20_000 });
+    expect(pdf.byteLength).toBe(pdf.buffer.byteLength);
+    expect(await validatePdf(pdf, MAX, { consume: true })).toBeUndefined();
+    expect(pdf.byteLength).toBe(0);
+  });
+
+  it('with consume, still rejects what cannot be parsed', async () => {
+    const good = await makePdf(['Cut short.'], { padBytes: 20_000 });
+    const truncated = Buffer.from(good.subarray(0, good.length >> 1));
+    expect((await validatePdf(truncated, MAX, { consume: true }))?.code).toBe('unreadable_pdf');
+  });
+
+  it('with consume, copies bytes that share their memory with other data and leaves them intact', async () => {
+    const pdf = await makePdf(['Shared memory.']);
+    const shared = Buffer.concat([Buffer.from('prefix'), pdf]).subarray(6);
+    const copy = Buffer.from(shared);
+    expect(await validatePdf(shared, MAX, { consume: true })).toBeUndefined();
+    expect(shared.equals(copy)).toBe(true);
+  });
+
   it('says how large a too-large blob is', () => {
     expect(checkBytes(Buffer.alloc(11, '%PDF-'), 10)?.message).toContain('11 bytes; the limit is 10');
   });
