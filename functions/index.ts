@@ -4,7 +4,7 @@
  */
 import { app } from '@azure/functions';
 import { watchClientDisconnects } from '../shared/disconnect';
-import { registerDocumentHooks } from '../shared/documents/hooks';
+import { registerBackgroundHooks } from '../shared/hooks';
 
 // Streams are relayed, not buffered: without this the host collects a whole SSE body before sending it.
 app.setup({ enableHttpStream: true });
@@ -12,6 +12,6 @@ app.setup({ enableHttpStream: true });
 // So a caller hanging up on a stream aborts the upstream request (see shared/disconnect.ts).
 watchClientDisconnects();
 
-// The poller finalizes `document` jobs and recovers stalled document claims in whichever instance runs it;
-// every instance loads this entry.
-registerDocumentHooks();
+// The poller finalizes `document` jobs, recovers stalled document claims and purges expired Idempotency-Keys
+// in whichever instance runs it; every instance loads this entry.
+registerBackgroundHooks();

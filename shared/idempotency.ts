@@ -9,11 +9,14 @@
  * - A failed attempt is abandoned (claim deleted) so the client's retry can go again.
  *
  * Results larger than fit in a table property are kept as blobs in the `responses` container under
- * `idempotency/`.
+ * `idempotency/`. A recorded result schedules its own expiry on the poller's due index, which deletes the row
+ * and blob once the key has expired, so the table holds about a day of keys however long the app runs.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Caller } from './auth';
 import { badRequest, conflict, unprocessable } from './errors';
+import { IDEMPOTENCY_EXPIRY_TASK } from './hooks';
+import { scheduleDueTask, type DueTaskContext } from './jobs';
 import { storageNames } from './jobs/names';
 import { container, isConcurrencyConflict, isNotFound, table } from './storage';
 
@@ -198,7 +201,35 @@ export async function completeIdempotent(
     await t.updateEntity(done, 'Replace', { etag: row.etag });
   } catch (e) {
     if (!isConcurrencyConflict(e) && !isNotFound(e)) throw e;
+    return;
   }
+  await scheduleDueTask(IDEMPOTENCY_EXPIRY_TASK, expiryName(token.callerId, token.rowKey), row.expiresAt);
+}
+
+const expiryName = (callerId: string, rowKey: string) => `${encodeURIComponent(callerId)}|${rowKey}`;
+
+/** The expiry due task: deletes a key's row and result blob once the key has expired (a reused key is kept). */
+export async function purgeExpiredKey(ctx: DueTaskContext): Promise<'ran' | 'skipped'> {
+  const bar = ctx.name.lastIndexOf('|');
+  if (bar < 0) return 'skipped';
+  const callerId = decodeURIComponent(ctx.name.slice(0, bar));
+  const rowKey = ctx.name.slice(bar + 1);
+  const row = await readRecord(callerId, rowKey);
+  // Taken again after it expired: the new use scheduled its own expiry.
+  if (!row || row.expiresAt > ctx.now) return 'skipped';
+  try {
+    await (await records()).deleteEntity(callerId, rowKey, { etag: row.etag });
+  } catch (e) {
+    if (isConcurrencyConflict(e) || isNotFound(e)) return 'skipped';
+    throw e;
+  }
+  if (row.bodyBlob) {
+    const blobs = await container(storageNames().responses);
+    await blobs.deleteBlob(row.bodyBlob).catch((e: unknown) => {
+      if (!isNotFound(e)) throw e;
+    });
+  }
+  return 'ran';
 }
 
 /** Gives the key back after a failed attempt, so the client's retry runs again. No-op if taken over. */

@@ -37,7 +37,7 @@ import {
 } from './input';
 import { blobKey, claimedOwner, classifyBlobName } from './naming';
 import { documentStorageNames } from './names';
-import { CLAIM_RECOVERY_TASK } from './hooks';
+import { CLAIM_RECOVERY_TASK } from '../hooks';
 import {
   deleteStaleSummary,
   newRecord,

@@ -9,10 +9,10 @@ import { getConfig, resetConfigForTests } from '../../shared/config';
 import { runPollerTick, scheduleDueTask } from '../../shared/jobs';
 import { storageNames } from '../../shared/jobs/names';
 import { blobKey } from '../../shared/documents/naming';
-import { CLAIM_RECOVERY_TASK } from '../../shared/documents/hooks';
+import { CLAIM_RECOVERY_TASK } from '../../shared/hooks';
 import { useDocumentStorageForTests } from '../../shared/documents/names';
 import { finalizeDocument, processDocumentBlob, type BlobDelivery } from '../../shared/documents/process';
-import { registerDocumentHooks } from '../../shared/documents/hooks';
+import { registerBackgroundHooks } from '../../shared/hooks';
 import { readRecord, readSummary, type SummaryRecord } from '../../shared/documents/records';
 import { claimVersion, readVersion, updateVersion } from '../../shared/documents/store';
 import { container, table } from '../../shared/storage';
@@ -38,7 +38,7 @@ beforeAll(async () => {
   });
   documents = await container(`docs-${suffix}`);
   summaries = await container(`sums-${suffix}`);
-  registerDocumentHooks();
+  registerBackgroundHooks();
 });
 
 afterAll(async () => {

@@ -8,8 +8,13 @@ import {
   beginIdempotent,
   completeIdempotent,
   hashRequestBody,
+  IDEMPOTENCY_TTL_MS,
   STALE_CLAIM_MS,
 } from '../../shared/idempotency';
+import { createHash } from 'node:crypto';
+import { registerBackgroundHooks } from '../../shared/hooks';
+import { runPollerTick } from '../../shared/jobs';
+import { container, table } from '../../shared/storage';
 import { startJobsEnv, uniqueSuffix, type JobsEnv } from './support/jobs-env';
 
 let env: JobsEnv;
@@ -23,6 +28,8 @@ afterAll(async () => {
 });
 
 type Idem = typeof idempotency;
+
+const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 
 /** A create behind an Idempotency-Key, the way the create handler wraps it. */
 async function idempotentCreate(
@@ -156,5 +163,37 @@ describe('idempotent creates', () => {
     expect(replay.replayed).toBe(true);
     expect(replay.body.id).toBe(first.body.id);
     expect(await creates()).toBe(before);
+  });
+
+  it('expired keys are purged by the poller, row and result blob, and a key reused meanwhile is kept', async () => {
+    const hash = hashRequestBody({ purge: true });
+    const big = { text: 'y'.repeat(200_000) };
+    const old = `key-${uniqueSuffix()}`;
+    const reused = `key-${uniqueSuffix()}`;
+    const t0 = Date.now() - IDEMPOTENCY_TTL_MS - 60_000;
+    // Two keys used a day ago; the second was used again after it expired (a new claim, a new expiry).
+    for (const key of [old, reused]) {
+      const begun = await beginIdempotent(env.caller, key, hash, t0);
+      if (begun.kind === 'new') await completeIdempotent(begun.token, 200, big);
+    }
+    const again = await beginIdempotent(env.caller, reused, hash);
+    expect(again.kind).toBe('new');
+    if (again.kind === 'new') await completeIdempotent(again.token, 200, { second: true });
+
+    const rows = await table(env.names.idempotency);
+    const blobs = await container(env.names.responses);
+    const oldBlob = (await rows.getEntity<{ bodyBlob?: string }>(env.caller.id, sha256(old))).bodyBlob!;
+    expect(await blobs.getBlockBlobClient(oldBlob).exists()).toBe(true);
+
+    registerBackgroundHooks();
+    const tick = await runPollerTick({ log: env.log });
+    expect(tick.tasks).toBe(1);
+    await expect(rows.getEntity(env.caller.id, sha256(old))).rejects.toMatchObject({ statusCode: 404 });
+    expect(await blobs.getBlockBlobClient(oldBlob).exists()).toBe(false);
+    expect(await beginIdempotent(env.caller, reused, hash)).toEqual({
+      kind: 'replay',
+      status: 200,
+      body: { second: true },
+    });
   });
 });
