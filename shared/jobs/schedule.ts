@@ -157,6 +157,115 @@ export async function runBounded<T>(
   }
 }
 
+interface IndexWrite {
+  action: 'upsert' | 'delete';
+  rowKey: string;
+  meter: Meter;
+  done: (error?: Error) => void;
+}
+
+/** Most writes one entity group transaction may hold (Table storage's limit). */
+const MAX_BATCH = 100;
+
+/**
+ * Group commit of the index row writes of one table. Every write to the `due` partition goes through here, from
+ * every tick and request of the process: while one transaction is in flight, the writes that arrive meanwhile
+ * queue up and go together in the next one (a lone write goes as a plain request, at once). A poll's index row
+ * add and the delete of the row it replaces, from 16 polls in flight, thus share round trips; each write still
+ * resolves only once it is stored, so the order "new row, record write, old row" of every writer is kept.
+ *
+ * A transaction fails as a whole when one of its writes does (a delete of a row a scan removed first): its
+ * writes are then made one by one, a missing row being fine for a delete. Meters are charged per round trip,
+ * shared out over the writes that made it.
+ */
+class IndexWriter {
+  private queue: IndexWrite[] = [];
+  private flushing = false;
+
+  constructor(private readonly table: TableClient) {}
+
+  write(action: IndexWrite['action'], rowKey: string, meter: Meter): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({
+        action,
+        rowKey,
+        meter,
+        done: (e) => (e === undefined ? resolve() : reject(e)),
+      });
+      if (!this.flushing) {
+        this.flushing = true;
+        // One turn of the event loop: the writes of callers that run together join the same request.
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      // A transaction may name a row once: a second write to the same row waits for the next one, in order.
+      const batch: IndexWrite[] = [];
+      const rest: IndexWrite[] = [];
+      const keys = new Set<string>();
+      for (const w of this.queue) {
+        if (batch.length < MAX_BATCH && !keys.has(w.rowKey)) {
+          batch.push(w);
+          keys.add(w.rowKey);
+        } else rest.push(w);
+      }
+      this.queue = rest;
+      await this.commit(batch);
+    }
+    this.flushing = false;
+  }
+
+  private async commit(batch: IndexWrite[]): Promise<void> {
+    if (batch.length > 1) {
+      for (const w of batch) w.meter.tableWrites += 1 / batch.length;
+      try {
+        await this.table.submitTransaction(
+          batch.map((w): TransactionAction =>
+            w.action === 'upsert'
+              ? ['upsert', { partitionKey: DUE_PARTITION, rowKey: w.rowKey }, 'Replace']
+              : ['delete', { partitionKey: DUE_PARTITION, rowKey: w.rowKey }],
+          ),
+        );
+        for (const w of batch) w.done();
+        return;
+      } catch {
+        // Made one by one below.
+      }
+    }
+    await Promise.all(batch.map((w) => this.single(w)));
+  }
+
+  private async single(w: IndexWrite): Promise<void> {
+    w.meter.tableWrites++;
+    try {
+      if (w.action === 'upsert') {
+        await this.table.upsertEntity({ partitionKey: DUE_PARTITION, rowKey: w.rowKey }, 'Replace');
+      } else {
+        await this.table.deleteEntity(DUE_PARTITION, w.rowKey).catch((e: unknown) => {
+          if (!isNotFound(e)) throw e;
+        });
+      }
+      w.done();
+    } catch (e) {
+      w.done(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+}
+
+const writers = new WeakMap<TableClient, IndexWriter>();
+
+function indexWriter(table: TableClient): IndexWriter {
+  let writer = writers.get(table);
+  if (!writer) {
+    writer = new IndexWriter(table);
+    writers.set(table, writer);
+  }
+  return writer;
+}
+
 /** The `due` partition of a table, seen as a time-ordered queue of ids. */
 export class DueIndex {
   constructor(
@@ -167,7 +276,7 @@ export class DueIndex {
   /**
    * Adds a new index row for `id` at `at` (epoch ms) and returns its key, unique to this call. `version` is the
    * version the record will have once the ETag-guarded write that points it at this row lands (the version the
-   * writer read + 1; 1 for a create). `stale`: rows known stale for good, deleted in the same round trip.
+   * writer read + 1; 1 for a create). `stale`: rows known stale for good, deleted in the same transaction.
    */
   async add(at: number, id: string, version: number, stale: readonly string[] = []): Promise<string> {
     const rowKey = dueKey(at, id, version);
@@ -176,46 +285,26 @@ export class DueIndex {
   }
 
   /**
-   * Removes index rows known to be stale for good (their record moved past them under its ETag), in one round
-   * trip. Rows already gone are fine.
+   * Removes index rows known to be stale for good (their record moved past them under its ETag), in one
+   * transaction. Rows already gone are fine.
    */
   async removeAll(stale: readonly (string | undefined)[]): Promise<void> {
     await this.write([], stale);
   }
 
-  /**
-   * Puts `put` and deletes `remove` as one entity group transaction (all rows share the `due` partition), so a
-   * move's new row and the rows it supersedes cost one round trip. A transaction fails as a whole when one of
-   * its rows is gone (a scan deleted a stale row first): the rows are then written one by one.
-   */
+  /** Puts `put` and deletes `remove`; queued together, so they go in the same transaction. */
   private async write(put: readonly string[], remove: readonly (string | undefined)[]): Promise<void> {
     const drop = [...new Set(remove)].filter((k): k is string => !!k && !put.includes(k));
-    if (put.length + drop.length <= 1) {
-      if (put[0]) await this.put(put[0]);
-      else await this.remove(drop[0]);
-      return;
-    }
-    this.meter.tableWrites++;
-    try {
-      const actions: TransactionAction[] = [
-        ...put.map((rowKey): TransactionAction => [
-          'upsert',
-          { partitionKey: DUE_PARTITION, rowKey },
-          'Replace',
-        ]),
-        ...drop.map((rowKey): TransactionAction => ['delete', { partitionKey: DUE_PARTITION, rowKey }]),
-      ];
-      await this.table.submitTransaction(actions);
-    } catch {
-      for (const key of put) await this.put(key);
-      for (const key of drop) await this.remove(key);
-    }
+    const writer = indexWriter(this.table);
+    await Promise.all([
+      ...put.map((rowKey) => writer.write('upsert', rowKey, this.meter)),
+      ...drop.map((rowKey) => writer.write('delete', rowKey, this.meter)),
+    ]);
   }
 
   /** Writes the index row `rowKey` (again). Idempotent. */
   async put(rowKey: string): Promise<void> {
-    this.meter.tableWrites++;
-    await this.table.upsertEntity({ partitionKey: DUE_PARTITION, rowKey }, 'Replace');
+    await this.write([rowKey], []);
   }
 
   /**
@@ -248,11 +337,7 @@ export class DueIndex {
 
   /** Removes an index row; a row already gone is fine. */
   async remove(rowKey: string | undefined): Promise<void> {
-    if (!rowKey) return;
-    this.meter.tableWrites++;
-    await this.table.deleteEntity(DUE_PARTITION, rowKey).catch((e: unknown) => {
-      if (!isNotFound(e)) throw e;
-    });
+    await this.write([], [rowKey]);
   }
 
   /** Index rows due at or before `now`, oldest first, fetched page by page as they are consumed. */
