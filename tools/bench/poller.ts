@@ -46,6 +46,8 @@ export interface PollerResult {
   busiestTick: { due: number; durationMs: number; budgetExhausted: boolean };
   budgetExhaustedTicks: number;
   upstreamCalls: number;
+  /** Table round trips of every tick (index writes batched together count as one, shared out). */
+  storage: { queries: number; reads: number; writes: number; perUpstreamCall: number };
   minimumCalls: number;
   callsPerJob: number;
   minimumPerJob: number;
@@ -104,6 +106,7 @@ export async function runPoller(opts: {
   const seedStarted = Date.now();
   const ticks: PollerTickStats[] = [];
   let upstreamCalls = 0;
+  const storage = { queries: 0, reads: 0, writes: 0 };
   let errors = 0;
   let finalized = 0;
   let seeding = true;
@@ -117,6 +120,9 @@ export async function runPoller(opts: {
       const stats = await runPollerTick({ log: quietLog });
       ticks.push(stats);
       upstreamCalls += stats.upstreamCalls;
+      storage.queries += stats.tableQueries;
+      storage.reads += stats.tableReads;
+      storage.writes += stats.tableWrites;
       errors += stats.errors;
       finalized += stats.finalized;
       if (ticks.length % 12 === 0)
@@ -197,6 +203,15 @@ export async function runPoller(opts: {
       : { due: 0, durationMs: 0, budgetExhausted: false },
     budgetExhaustedTicks: ticks.filter((t) => t.budgetExhausted).length,
     upstreamCalls,
+    storage: {
+      queries: storage.queries,
+      reads: storage.reads,
+      writes: Math.round(storage.writes),
+      perUpstreamCall: round(
+        (storage.queries + storage.reads + storage.writes) / Math.max(1, upstreamCalls),
+        2,
+      ),
+    },
     minimumCalls,
     callsPerJob: round(upstreamCalls / opts.jobs, 3),
     minimumPerJob: round(minimumCalls / opts.jobs, 3),
@@ -212,6 +227,10 @@ export async function runPoller(opts: {
     `  upstream calls/job ${result.callsPerJob} vs schedule minimum ${result.minimumPerJob} (${result.callsRatio}x); ` +
       `completion→finalized p50 ${(result.finalizationDelay.p50 / 1000).toFixed(2)} s p99 ${(result.finalizationDelay.p99 / 1000).toFixed(2)} s; ` +
       `${notFinalized} not finalized, ${errors} errors, ${result.budgetExhaustedTicks} ticks over budget`,
+  );
+  opts.log(
+    `  table round trips: ${storage.queries} queries, ${storage.reads} reads, ${Math.round(storage.writes)} writes ` +
+      `(${result.storage.perUpstreamCall} per upstream call); busiest tick: ${result.busiestTick.due} due in ${result.busiestTick.durationMs} ms`,
   );
   return result;
 }
