@@ -161,7 +161,7 @@ export async function runPollerTick(options: PollerTickOptions): Promise<PollerT
       expiresAt,
     );
     const nextKey = await store.due.add(next, job.responseId, job.version + 1);
-    let claimed = await updateJob(
+    const claimed = await updateJob(
       store,
       job,
       { nextPollAt: next, dueKey: nextKey, pollCount: job.pollCount + 1 },
@@ -201,12 +201,14 @@ export async function runPollerTick(options: PollerTickOptions): Promise<PollerT
       return;
     }
     const status: JobStatus = response.status ?? claimed.status;
-    const dropOld = store.due.remove(old);
-    if (status !== claimed.status || claimed.lastError) {
-      claimed = await updateJob(store, claimed, { status, lastError: '' }, clock());
-      if (claimed) await syncListing(store, claimed);
-    }
-    await dropOld;
+    // In parallel with the status write, and settled before any of its errors can go unhandled (an unhandled
+    // rejection ends the worker process): both are awaited together.
+    const update = async () => {
+      if (status === claimed.status && !claimed.lastError) return;
+      const written = await updateJob(store, claimed, { status, lastError: '' }, clock());
+      if (written) await syncListing(store, written);
+    };
+    await Promise.all([store.due.remove(old), update()]);
     stats.rescheduled++;
   };
 
