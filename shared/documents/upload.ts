@@ -5,12 +5,13 @@
  * the blob is never committed (uploadStream commits its blocks only at the end), so nothing is triggered.
  */
 import { Transform, Readable, type TransformCallback } from 'node:stream';
-import busboy from 'busboy';
+import type busboy from 'busboy';
 import type { HttpRequest } from '@azure/functions';
 import type { Caller } from '../auth';
 import { getConfig } from '../config';
 import { ApiError, badRequest, payloadTooLarge } from '../errors';
 import { resolveWebhookTarget } from '../jobs';
+import { busboySdk } from '../sdk';
 import { container } from '../storage';
 import { toDocumentView, type DocumentView } from './listing';
 import { apiBlobName, newDocumentId, sanitizeFilename } from './naming';
@@ -89,7 +90,7 @@ function multipartFile(
     let parser: busboy.Busboy;
     try {
       // One byte over the limit is enough for the guard to answer 413.
-      parser = busboy({
+      parser = busboySdk()({
         headers: { 'content-type': contentType },
         limits: { files: 1, fields: 20, fileSize: maxBytes + 1 },
       });
