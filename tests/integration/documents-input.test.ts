@@ -7,11 +7,11 @@ import type { ContainerClient } from '@azure/storage-blob';
 import { getOpenAI } from '../../shared/clients';
 import { uploadPdf, uploadPdfFromBlob, uploadsFromStorage } from '../../shared/documents/input';
 import { useDocumentStorageForTests } from '../../shared/documents/names';
-import { processDocumentBlob, type BlobDelivery } from '../../shared/documents/process';
+import { processDocumentBlob } from '../../shared/documents/process';
 import { readVersion } from '../../shared/documents/store';
 import { container } from '../../shared/storage';
 import { startJobsEnv, uniqueSuffix, type JobsEnv } from './support/jobs-env';
-import { makePdf } from './documents-support';
+import { makePdf, putBlob } from './documents-support';
 
 const THRESHOLD = 20_000;
 
@@ -79,18 +79,7 @@ describe('Files API uploads of documents', () => {
 });
 
 /** Uploads `data` as `name` and returns the delivery the trigger would get for this version. */
-async function put(name: string, data: Buffer): Promise<BlobDelivery> {
-  const blob = documents.getBlockBlobClient(name);
-  await blob.uploadData(data);
-  const properties = await blob.getProperties();
-  return {
-    name,
-    data,
-    etag: properties.etag!,
-    lastModified: properties.lastModified!.getTime(),
-    bytes: data.byteLength,
-  };
-}
+const put = (name: string, data: Buffer) => putBlob(documents, name, data);
 
 describe('a delivery above the Files API threshold', () => {
   it('hands its bytes to the parser and uploads the whole version from storage', async () => {

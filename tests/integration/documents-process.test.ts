@@ -11,13 +11,13 @@ import { storageNames } from '../../shared/jobs/names';
 import { blobKey } from '../../shared/documents/naming';
 import { CLAIM_RECOVERY_TASK } from '../../shared/hooks';
 import { useDocumentStorageForTests } from '../../shared/documents/names';
-import { finalizeDocument, processDocumentBlob, type BlobDelivery } from '../../shared/documents/process';
+import { finalizeDocument, processDocumentBlob } from '../../shared/documents/process';
 import { registerBackgroundHooks } from '../../shared/hooks';
 import { readRecord, readSummary, type SummaryRecord } from '../../shared/documents/records';
 import { claimVersion, readVersion, updateVersion } from '../../shared/documents/store';
 import { container, table } from '../../shared/storage';
 import { startJobsEnv, uniqueSuffix, type JobsEnv } from './support/jobs-env';
-import { makePdf, rejectionCorpus, waitFor } from './documents-support';
+import { makePdf, putBlob, rejectionCorpus, waitFor } from './documents-support';
 
 const MAX_BYTES = 200_000;
 const THRESHOLD = 20_000;
@@ -47,18 +47,7 @@ afterAll(async () => {
 });
 
 /** Uploads `data` as `name` and returns the delivery the trigger would get for this version. */
-async function put(name: string, data: Buffer): Promise<BlobDelivery> {
-  const blob = documents.getBlockBlobClient(name);
-  await blob.uploadData(data);
-  const properties = await blob.getProperties();
-  return {
-    name,
-    data,
-    etag: properties.etag!,
-    lastModified: properties.lastModified!.getTime(),
-    bytes: data.byteLength,
-  };
-}
+const put = (name: string, data: Buffer) => putBlob(documents, name, data);
 
 const creates = () => env.upstreamCalls('POST /responses');
 

@@ -2,6 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
 import { PNG } from 'pngjs';
+import type { ContainerClient } from '@azure/storage-blob';
+import type { BlobDelivery } from '../../shared/documents/process';
 
 /**
  * A PDF whose pages carry `sentences` (one per line). `padBytes` adds an attachment of random (incompressible)
@@ -56,4 +58,18 @@ export async function waitFor<T>(
       throw new Error(`timed out waiting for ${what}${onTimeout ? `\n${onTimeout()}` : ''}`);
     await sleep(100);
   }
+}
+
+/** Uploads `data` as `name` into `documents` and returns the delivery the blob trigger would get for this version. */
+export async function putBlob(documents: ContainerClient, name: string, data: Buffer): Promise<BlobDelivery> {
+  const blob = documents.getBlockBlobClient(name);
+  await blob.uploadData(data);
+  const properties = await blob.getProperties();
+  return {
+    name,
+    data,
+    etag: properties.etag!,
+    lastModified: properties.lastModified!.getTime(),
+    bytes: data.byteLength,
+  };
 }
