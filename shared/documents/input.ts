@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { openaiUploads } from '../sdk';
 import type { ResponseInputFile } from 'openai/resources/responses/responses';
 import { getOpenAI } from '../clients';
+import type { ContainerClient } from '@azure/storage-blob';
 import { container } from '../storage';
 import { documentStorageNames } from './names';
 
@@ -76,13 +77,18 @@ export async function uploadPdf(data: Buffer, filename: string, maxRetries?: num
 }
 
 /**
- * Uploads `documents/<blob>` to the Files API as it is read from storage, so no copy of the file is held, and
- * returns the file id. The read is pinned to `etag` (a RestError with status 412 if the blob changed since, 404
+ * Uploads `documents/<blob>` (or `<blob>` of `from`) to the Files API as it is read from storage, so no copy of
+ * the file is held, and returns the file id. The read is pinned to `etag` (a RestError with status 412 if the blob changed since, 404
  * if it is gone); an interrupted read resumes with ranged requests under the same condition, so two versions
  * never mix. One attempt: the caller retries (each call reads the blob afresh).
  */
-export async function uploadPdfFromBlob(blob: string, etag: string, filename: string): Promise<string> {
-  const documents = await container(documentStorageNames().documents);
+export async function uploadPdfFromBlob(
+  blob: string,
+  etag: string,
+  filename: string,
+  from?: ContainerClient,
+): Promise<string> {
+  const documents = from ?? (await container(documentStorageNames().documents));
   const download = await documents
     .getBlobClient(blob)
     .download(0, undefined, { conditions: { ifMatch: etag }, maxRetryRequests: 3 });

@@ -2,20 +2,17 @@
  * PDFs already in the service's `documents` container can be used as `input_file` by blob name:
  * `{ "type": "input_file", "file_id": "documents/<name>" }`, where `<name>` is relative to the caller's own
  * folder. The service reads the blob with its own identity and sends it upstream inline as `file_data`, or,
- * above PDF_FILES_API_THRESHOLD_BYTES, through the Files API (`purpose: assistants`) by `file_id`.
+ * above PDF_FILES_API_THRESHOLD_BYTES, through the Files API (`purpose: assistants`) by `file_id`, streamed from
+ * storage.
  */
 import { callerBlobPrefix, type Caller } from '../auth';
 import { getOpenAI } from '../clients';
 import { getConfig } from '../config';
-import { badRequest } from '../errors';
+import { badRequest, conflict } from '../errors';
 import { CONTAINERS, container, isNotFound } from '../storage';
-import { fileIdPart, inlinePdfPart, uploadPdf } from '../documents/input';
+import { fileIdPart, inlinePdfPart, uploadPdfFromBlob } from '../documents/input';
 
-async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
+const isPreconditionFailed = (e: unknown) => (e as { statusCode?: number } | null)?.statusCode === 412;
 
 const PREFIX = 'documents/';
 
@@ -64,22 +61,34 @@ export async function resolveDocumentRefs(caller: Caller, body: Record<string, u
   for (const part of parts) {
     const ref = part.file_id!;
     const filename = ref.split('/').pop()!;
-    // One GET: a separate size check and read could see two versions of a blob being replaced.
-    let bytes: Buffer;
+    const blobName = blobNameFor(caller, ref);
+    const blob = documents.getBlobClient(blobName);
+    const notFound = () => badRequest(`No document named '${ref}'.`, 'input', 'document_not_found');
+    // Size and version first, then every read pinned to that version (ETag), so a blob being replaced is never
+    // read as a mix of two versions. Large PDFs go to the Files API streamed from storage, never held whole.
+    let properties;
     try {
-      const download = await documents.getBlobClient(blobNameFor(caller, ref)).download();
-      bytes = await readAll(download.readableStreamBody!);
+      properties = await blob.getProperties();
     } catch (e) {
-      if (isNotFound(e)) throw badRequest(`No document named '${ref}'.`, 'input', 'document_not_found');
+      if (isNotFound(e)) throw notFound();
       throw e;
     }
+    const etag = properties.etag!;
     delete part.file_id;
-    if (bytes.length > threshold) {
-      const fileId = await uploadPdf(bytes, filename);
-      uploaded.push(fileId);
-      Object.assign(part, fileIdPart(fileId));
-    } else {
-      Object.assign(part, inlinePdfPart(bytes, filename));
+    try {
+      if ((properties.contentLength ?? 0) > threshold) {
+        const fileId = await uploadPdfFromBlob(blobName, etag, filename, documents);
+        uploaded.push(fileId);
+        Object.assign(part, fileIdPart(fileId));
+      } else {
+        const bytes = await blob.downloadToBuffer(undefined, undefined, { conditions: { ifMatch: etag } });
+        Object.assign(part, inlinePdfPart(bytes, filename));
+      }
+    } catch (e) {
+      if (isNotFound(e)) throw notFound();
+      if (isPreconditionFailed(e))
+        throw conflict(`The document '${ref}' changed while it was being read; send the request again.`);
+      throw e;
     }
   }
   return uploaded;
