@@ -16,6 +16,7 @@ import { getOpenAI } from '../clients';
 import { getConfig } from '../config';
 import { fromUpstream, isUpstreamError } from '../errors';
 import { recordOwnership } from '../ownership';
+import { retryOn429 } from '../retry';
 import { container, isNotFound } from '../storage';
 import {
   cancelDueTask,
@@ -99,7 +100,7 @@ export async function ownerOf(blobName: string): Promise<Owner | undefined> {
 export const documentUrl = (documentId: string) => `${publicBaseUrl()}/api/v1/documents/${documentId}`;
 
 /** How long one delivery may hold a claim before another delivery of the same version may take it over. */
-function leaseMs(): number {
+export function leaseMs(): number {
   const config = getConfig();
   // An upload and a create, each with its retries, plus a margin.
   return 2 * config.openaiTimeoutMs * (config.openaiMaxRetries + 1) + 60_000;
@@ -109,26 +110,6 @@ const LOG_EVENT = 'document';
 
 function log(logger: JobLog, fields: Record<string, unknown>): void {
   logger.log(JSON.stringify({ event: LOG_EVENT, ...fields }));
-}
-
-/**
- * 429 means nothing was created, so it is retried here (honouring retry-after); a 5xx or timeout may hide a
- * created response or file, so it is left to the platform's retry of the whole delivery, which resumes from
- * the claim.
- */
-async function retry429<T>(run: () => Promise<T>): Promise<T> {
-  const maxRetries = getConfig().openaiMaxRetries;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await run();
-    } catch (e) {
-      if (!isUpstreamError(e) || e.status !== 429 || attempt >= maxRetries) throw e;
-      const ms = Number(e.headers?.get('retry-after-ms') ?? NaN);
-      const s = Number(e.headers?.get('retry-after') ?? NaN);
-      const wait = Number.isFinite(ms) ? ms : Number.isFinite(s) ? s * 1000 : 500 * 2 ** attempt;
-      await new Promise((r) => setTimeout(r, Math.min(wait, 10_000)));
-    }
-  }
 }
 
 /** An upstream answer that retrying will not change (a 4xx other than 408/409/429). */
@@ -275,7 +256,7 @@ export async function processDocumentBlob(
       let part: ResponseInputFile;
       if (input === 'file_id') {
         if (!row.fileId) {
-          const fileId = await retry429(() =>
+          const fileId = await retryOn429(() =>
             fromStorage
               ? uploadPdfFromBlob(delivery.name, source.etag, filename)
               : uploadPdf(delivery.data, filename, 0),
@@ -287,7 +268,7 @@ export async function processDocumentBlob(
       } else {
         part = inlinePdfPart(delivery.data, filename);
       }
-      response = await retry429(() =>
+      response = await retryOn429(() =>
         getOpenAI().responses.create(
           {
             model: deployment,

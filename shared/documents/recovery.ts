@@ -15,14 +15,7 @@ import { container, isNotFound } from '../storage';
 import { CLAIM_RECOVERY_TASK } from '../hooks';
 import { documentStorageNames } from './names';
 import { ownerOf, processDocumentBlob } from './process';
-import {
-  documentsTable,
-  errorJson,
-  setDocumentStatus,
-  settleVersion,
-  VERSION_ROW,
-  type VersionEntity,
-} from './store';
+import { errorJson, readVersionByKey, setDocumentStatus, settleVersion, type VersionEntity } from './store';
 
 /** Wait before trying again when the recovery itself failed (storage or upstream trouble). */
 const RETRY_MS = 60_000;
@@ -34,13 +27,8 @@ export function isAbandoned(row: VersionEntity, now: number): boolean {
 
 export async function recoverDocumentClaim(ctx: DueTaskContext): Promise<'ran' | 'skipped'> {
   const { name: partitionKey, log, now } = ctx;
-  let row: VersionEntity;
-  try {
-    row = await (await documentsTable()).getEntity<VersionEntity>(partitionKey, VERSION_ROW);
-  } catch (e) {
-    if (isNotFound(e)) return 'skipped';
-    throw e;
-  }
+  const row = await readVersionByKey(partitionKey);
+  if (!row) return 'skipped';
   if (!isAbandoned(row, now)) return 'skipped';
   const base = { event: 'document', blob: row.blobName, etag: row.sourceEtag, state: row.state };
   try {

@@ -100,7 +100,12 @@ async function get<T extends object>(
 }
 
 export async function readVersion(blobName: string): Promise<VersionEntity | undefined> {
-  return get<VersionEntity>(await documentsTable(), blobKey(blobName), VERSION_ROW);
+  return readVersionByKey(blobKey(blobName));
+}
+
+/** The version row of the blob whose {@link blobKey} is `partitionKey`. */
+export async function readVersionByKey(partitionKey: string): Promise<VersionEntity | undefined> {
+  return get<VersionEntity>(await documentsTable(), partitionKey, VERSION_ROW);
 }
 
 export type Claim =

@@ -5,12 +5,19 @@
  * above PDF_FILES_API_THRESHOLD_BYTES, through the Files API (`purpose: assistants`) by `file_id`, streamed from
  * storage.
  */
+import type { Readable } from 'node:stream';
 import { callerBlobPrefix, type Caller } from '../auth';
 import { getOpenAI } from '../clients';
 import { getConfig } from '../config';
 import { badRequest, conflict } from '../errors';
 import { CONTAINERS, container, isNotFound } from '../storage';
 import { fileIdPart, inlinePdfPart, uploadPdfFromBlob } from '../documents/input';
+
+async function readAll(stream: Readable | undefined): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream ?? []) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
 
 const isPreconditionFailed = (e: unknown) => (e as { statusCode?: number } | null)?.statusCode === 412;
 
@@ -63,29 +70,23 @@ export async function resolveDocumentRefs(caller: Caller, body: Record<string, u
     const filename = ref.split('/').pop()!;
     const blobName = blobNameFor(caller, ref);
     const blob = documents.getBlobClient(blobName);
-    const notFound = () => badRequest(`No document named '${ref}'.`, 'input', 'document_not_found');
-    // Size and version first, then every read pinned to that version (ETag), so a blob being replaced is never
-    // read as a mix of two versions. Large PDFs go to the Files API streamed from storage, never held whole.
-    let properties;
-    try {
-      properties = await blob.getProperties();
-    } catch (e) {
-      if (isNotFound(e)) throw notFound();
-      throw e;
-    }
-    const etag = properties.etag!;
     delete part.file_id;
     try {
-      if ((properties.contentLength ?? 0) > threshold) {
-        const fileId = await uploadPdfFromBlob(blobName, etag, filename, documents);
+      // One GET gives the size, the version and (for small PDFs, the common case) the bytes. A large one is
+      // not read here: the Files API upload streams it from storage, pinned to the version this GET saw, so a
+      // blob being replaced is never read as a mix of two versions.
+      const download = await blob.download();
+      const body = download.readableStreamBody as Readable | undefined;
+      if ((download.contentLength ?? 0) > threshold) {
+        body?.destroy();
+        const fileId = await uploadPdfFromBlob(blobName, download.etag!, filename, documents);
         uploaded.push(fileId);
         Object.assign(part, fileIdPart(fileId));
       } else {
-        const bytes = await blob.downloadToBuffer(undefined, undefined, { conditions: { ifMatch: etag } });
-        Object.assign(part, inlinePdfPart(bytes, filename));
+        Object.assign(part, inlinePdfPart(await readAll(body), filename));
       }
     } catch (e) {
-      if (isNotFound(e)) throw notFound();
+      if (isNotFound(e)) throw badRequest(`No document named '${ref}'.`, 'input', 'document_not_found');
       if (isPreconditionFailed(e))
         throw conflict(`The document '${ref}' changed while it was being read; send the request again.`);
       throw e;

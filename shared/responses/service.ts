@@ -17,6 +17,7 @@ import { getConfig } from '../config';
 import { ApiError, badRequest, fromUpstream, isUpstreamError, isUserAbort } from '../errors';
 import { deleteImages, storeImages } from '../images';
 import { assertFilesOwned } from '../files';
+import { retryOn429 } from '../retry';
 import { assertOwned, forgetOwnership, recordOwnership, responseNotFound } from '../ownership';
 import { deleteUploadedFiles, resolveDocumentRefs } from './documents-ref';
 import { previousResponseId, resolveModel, validateCreate, type CreateFields } from './validate';
@@ -81,21 +82,8 @@ async function upstreamCreate<T>(
   run: (maxRetries: number) => Promise<T>,
   idempotent: boolean,
 ): Promise<T> {
-  const maxRetries = getConfig().openaiMaxRetries;
-  if (idempotent) return withDeployment(deployment, () => run(maxRetries));
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await run(0);
-    } catch (e) {
-      if (!isUpstreamError(e) || e.status !== 429 || attempt >= maxRetries) {
-        throw isUpstreamError(e) && e.status !== undefined ? fromUpstream(e, deployment) : e;
-      }
-      const ms = Number(e.headers?.get('retry-after-ms') ?? NaN);
-      const s = Number(e.headers?.get('retry-after') ?? NaN);
-      const wait = Number.isFinite(ms) ? ms : Number.isFinite(s) ? s * 1000 : 500 * 2 ** attempt;
-      await new Promise((r) => setTimeout(r, Math.min(wait, 10_000)));
-    }
-  }
+  if (idempotent) return withDeployment(deployment, () => run(getConfig().openaiMaxRetries));
+  return withDeployment(deployment, () => retryOn429(() => run(0)));
 }
 
 /** Upstream errors named with the deployment they concern (a 404 DeploymentNotFound says which one). */

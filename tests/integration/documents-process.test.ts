@@ -5,13 +5,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerClient } from '@azure/storage-blob';
 import { getOpenAI } from '../../shared/clients';
-import { getConfig, resetConfigForTests } from '../../shared/config';
+import { resetConfigForTests } from '../../shared/config';
 import { runPollerTick, scheduleDueTask } from '../../shared/jobs';
 import { storageNames } from '../../shared/jobs/names';
 import { blobKey } from '../../shared/documents/naming';
 import { CLAIM_RECOVERY_TASK } from '../../shared/hooks';
 import { useDocumentStorageForTests } from '../../shared/documents/names';
-import { finalizeDocument, processDocumentBlob } from '../../shared/documents/process';
+import { finalizeDocument, leaseMs, processDocumentBlob } from '../../shared/documents/process';
 import { registerBackgroundHooks } from '../../shared/hooks';
 import { readRecord, readSummary, type SummaryRecord } from '../../shared/documents/records';
 import { claimVersion, readVersion, updateVersion } from '../../shared/documents/store';
@@ -50,12 +50,6 @@ afterAll(async () => {
 const put = (name: string, data: Buffer) => putBlob(documents, name, data);
 
 const creates = () => env.upstreamCalls('POST /responses');
-
-/** The document lease (see process.ts) under this file's settings. */
-const leaseMs = () => {
-  const config = getConfig();
-  return 2 * config.openaiTimeoutMs * (config.openaiMaxRetries + 1) + 60_000;
-};
 
 /** Keys of the claim-recovery rows scheduled for blob `name`. */
 async function recoveryRows(name: string): Promise<string[]> {
