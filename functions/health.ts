@@ -1,5 +1,5 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { checkHealth } from '../shared/health';
+import { checkHealth } from '../shared/platform/health';
 
 export async function health(_request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
   const report = await checkHealth();

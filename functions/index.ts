@@ -3,7 +3,7 @@
  * (package.json `main` is `dist/functions/*.js`).
  */
 import { app } from '@azure/functions';
-import { watchClientDisconnects } from '../shared/disconnect';
+import { watchClientDisconnects } from '../shared/platform/disconnect';
 import { registerBackgroundHooks } from '../shared/hooks';
 
 // Streams are relayed, not buffered: without this the host collects a whole SSE body before sending it.

@@ -1,7 +1,7 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { authenticate } from '../shared/auth';
-import { toErrorResponse } from '../shared/errors';
-import { json } from '../shared/http';
+import { authenticate } from '../shared/callers/auth';
+import { toErrorResponse } from '../shared/platform/errors';
+import { json } from '../shared/platform/http';
 import { listJobs, parseListJobsQuery } from '../shared/jobs';
 
 /** `GET /api/v1/jobs?status=&kind=&limit=&after=`: the caller's background jobs, newest first. */

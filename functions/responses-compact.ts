@@ -1,7 +1,7 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
-import { authenticate } from '../shared/auth';
-import { json, readJsonObject } from '../shared/http';
-import { withErrors } from '../shared/handler';
+import { authenticate } from '../shared/callers/auth';
+import { json, readJsonObject } from '../shared/platform/http';
+import { withErrors } from '../shared/platform/handler';
 import { compact } from '../shared/responses/service';
 
 export async function responsesCompact(request: HttpRequest): Promise<HttpResponseInit> {

@@ -1,8 +1,8 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { authenticate } from '../shared/auth';
-import { disconnectSignal } from '../shared/disconnect';
-import { json, readJsonObject } from '../shared/http';
-import { sse, withErrors } from '../shared/handler';
+import { authenticate } from '../shared/callers/auth';
+import { disconnectSignal } from '../shared/platform/disconnect';
+import { json, readJsonObject } from '../shared/platform/http';
+import { sse, withErrors } from '../shared/platform/handler';
 import {
   createResponse,
   createResponseIdempotent,

@@ -3,7 +3,7 @@
  * startup, while the code behind these hooks (jobs, clients, PDF handling) is needed only when a document job
  * ends or a due task comes due; importing it then keeps it off the cold start.
  */
-import { registerDueTask } from './jobs/due-tasks';
+import { registerDueTask } from './platform/scheduling/due-tasks';
 import { registerJobFinalizer } from './jobs/finalizers';
 
 /** Due-task prefix of a document version's claim recovery (name: the version row's PartitionKey). */
@@ -14,7 +14,7 @@ export const IDEMPOTENCY_EXPIRY_TASK = 'idempotency-expiry';
 // `import()` rather than `require` so that test runners transforming TypeScript can follow it too.
 const documents = () => import('./documents/process.js');
 const recovery = () => import('./documents/recovery.js');
-const idempotency = () => import('./idempotency.js');
+const idempotency = () => import('./idempotency/keys.js');
 
 /**
  * Registers the `document` job finalizer, the document claim recovery and the Idempotency-Key expiry (once

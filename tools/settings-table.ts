@@ -4,7 +4,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SETTINGS } from '../shared/config';
+import { SETTINGS } from '../shared/platform/config';
 
 const START = '<!-- settings-table:start -->';
 const END = '<!-- settings-table:end -->';

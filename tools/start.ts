@@ -11,7 +11,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { applyLocalSettings, readLocalSettings, repoRoot } from './settings';
-import { callerForKey, createKey } from '../shared/callers';
+import { callerForKey, createKey } from '../shared/callers/keys';
 
 const EMULATOR_URL = 'http://127.0.0.1:4010';
 const HOST_PORT = Number(process.env.PORT ?? 7071);

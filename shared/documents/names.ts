@@ -3,7 +3,7 @@
  * table. Integration tests point these at containers and tables of their own so parallel test files never
  * share blobs or rows.
  */
-import { CONTAINERS, TABLES } from '../storage';
+import { CONTAINERS, TABLES } from '../platform/storage';
 
 export interface DocumentStorageNames {
   /** Container of uploaded PDFs (the blob trigger's container). */

@@ -11,13 +11,13 @@
  * in Azure OpenAI logs. Closing the window would need an idempotency key upstream, which the API does not have.
  */
 import type { Response, ResponseInputFile } from 'openai/resources/responses/responses';
-import type { Caller } from '../auth';
-import { getOpenAI } from '../clients';
-import { getConfig } from '../config';
-import { fromUpstream, isUpstreamError } from '../errors';
-import { recordOwnership } from '../ownership';
-import { retryOn429 } from '../retry';
-import { container, isNotFound } from '../storage';
+import type { Caller } from '../callers/auth';
+import { getOpenAI } from '../platform/clients';
+import { getConfig } from '../platform/config';
+import { fromUpstream, isUpstreamError } from '../platform/errors';
+import { recordOwnership } from '../callers/ownership';
+import { retryOn429 } from '../platform/retry';
+import { container, isNotFound } from '../platform/storage';
 import {
   cancelDueTask,
   scheduleDueTask,

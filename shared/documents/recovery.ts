@@ -11,7 +11,7 @@
  */
 import type { DueTaskContext } from '../jobs';
 import { scheduleDueTask } from '../jobs';
-import { container, isNotFound } from '../storage';
+import { container, isNotFound } from '../platform/storage';
 import { CLAIM_RECOVERY_TASK } from '../hooks';
 import { documentStorageNames } from './names';
 import { ownerOf, processDocumentBlob } from './process';

@@ -2,13 +2,13 @@
  * What the HTTP handlers call: track a background create, answer a retrieve from a finalized job, record a
  * caller's cancel, delete a job, list a caller's jobs.
  */
-import { odata } from '../sdk';
+import { odata } from '../platform/sdk';
 import type { Response } from 'openai/resources/responses/responses';
-import type { Caller } from '../auth';
-import { getConfig } from '../config';
-import { badRequest } from '../errors';
+import type { Caller } from '../callers/auth';
+import { getConfig } from '../platform/config';
+import { badRequest } from '../platform/errors';
 import { claimFinalization, runFinalization, outcomeOf } from './finalize';
-import { pollDelay } from './schedule';
+import { pollDelay } from '../platform/scheduling/due-index';
 import {
   createJob,
   deleteResponseJson,

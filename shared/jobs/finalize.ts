@@ -20,10 +20,10 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Response } from 'openai/resources/responses/responses';
-import { getOpenAI } from '../clients';
-import { getConfig } from '../config';
-import { isUpstreamError } from '../errors';
-import { storeImages } from '../images';
+import { getOpenAI } from '../platform/clients';
+import { getConfig } from '../platform/config';
+import { isUpstreamError } from '../platform/errors';
+import { storeImages } from '../files/images';
 import { enqueueWebhookEvent } from '../webhooks/delivery';
 import { buildEvent, responseUrl, WEBHOOK_EVENT_TYPES, type WebhookEventType } from '../webhooks/events';
 import { jobFinalizer } from './finalizers';

@@ -25,4 +25,4 @@ export type {
   JobStatus,
   JobView,
 } from './types';
-export { registerDueTask, type DueTask, type DueTaskContext } from './due-tasks';
+export { registerDueTask, type DueTask, type DueTaskContext } from '../platform/scheduling/due-tasks';

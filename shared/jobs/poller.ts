@@ -10,9 +10,9 @@
  * one transaction (see the due index in schedule.ts).
  */
 import type { Response } from 'openai/resources/responses/responses';
-import { getOpenAI } from '../clients';
-import { getConfig } from '../config';
-import { isUpstreamError } from '../errors';
+import { getOpenAI } from '../platform/clients';
+import { getConfig } from '../platform/config';
+import { isUpstreamError } from '../platform/errors';
 import {
   claimFinalization,
   expiredError,
@@ -20,8 +20,8 @@ import {
   runFinalization,
   takeOverFinalization,
 } from './finalize';
-import { dueTaskOf } from './due-tasks';
-import { idFromDueKey, newMeter, pollDelay, retryAfterMs, runBounded, type Meter } from './schedule';
+import { dueTaskOf } from '../platform/scheduling/due-tasks';
+import { idFromDueKey, newMeter, pollDelay, retryAfterMs, runBounded, type Meter } from '../platform/scheduling/due-index';
 import { openJobStore, readJob, syncListing, updateJob } from './store';
 import { isTerminal, type JobEntity, type JobLog, type JobStatus } from './types';
 

@@ -11,14 +11,14 @@ import type {
   ResponseIncludable,
 } from 'openai/resources/responses/responses';
 import type { ResponseItemList } from 'openai/resources/responses/input-items';
-import type { Caller } from '../auth';
-import { getOpenAI } from '../clients';
-import { getConfig } from '../config';
-import { ApiError, badRequest, fromUpstream, isUpstreamError, isUserAbort } from '../errors';
-import { deleteImages, storeImages } from '../images';
-import { assertFilesOwned } from '../files';
-import { retryOn429 } from '../retry';
-import { assertOwned, forgetOwnership, recordOwnership, responseNotFound } from '../ownership';
+import type { Caller } from '../callers/auth';
+import { getOpenAI } from '../platform/clients';
+import { getConfig } from '../platform/config';
+import { ApiError, badRequest, fromUpstream, isUpstreamError, isUserAbort } from '../platform/errors';
+import { deleteImages, storeImages } from '../files/images';
+import { assertFilesOwned } from '../files/service';
+import { retryOn429 } from '../platform/retry';
+import { assertOwned, forgetOwnership, recordOwnership, responseNotFound } from '../callers/ownership';
 import { deleteUploadedFiles, resolveDocumentRefs } from './documents-ref';
 import { previousResponseId, resolveModel, validateCreate, type CreateFields } from './validate';
 import {
@@ -34,7 +34,7 @@ import {
   completeIdempotent,
   hashRequestBody,
   validateIdempotencyKey,
-} from '../idempotency';
+} from '../idempotency/keys';
 
 type Body = Record<string, unknown>;
 

@@ -10,10 +10,10 @@
  * Before an attempt the row is moved past the attempt's timeout under its ETag: that claim is the lease that
  * keeps two timer instances from sending the same attempt, and a crash mid-attempt just retries later.
  */
-import { getConfig } from '../config';
-import { postGuarded } from '../outbound';
-import { isConcurrencyConflict, isNotFound, table } from '../storage';
-import { storageNames } from '../jobs/names';
+import { getConfig } from '../platform/config';
+import { postGuarded } from '../platform/outbound';
+import { isConcurrencyConflict, isNotFound, table } from '../platform/storage';
+import { storageNames } from '../platform/storage-names';
 import {
   DueIndex,
   idFromDueKey,
@@ -21,7 +21,7 @@ import {
   runBounded,
   webhookRetryDelay,
   type Meter,
-} from '../jobs/schedule';
+} from '../platform/scheduling/due-index';
 import type { JobLog } from '../jobs/types';
 import type { WebhookEvent } from './events';
 import { callerNameFor, getWebhookRegistration } from './registration';

@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SETTINGS } from '../../shared/config';
-import { CONTAINERS, TABLES } from '../../shared/storage';
+import { SETTINGS } from '../../shared/platform/config';
+import { CONTAINERS, TABLES } from '../../shared/platform/storage';
 import {
   compileInfra,
   defaultValue,

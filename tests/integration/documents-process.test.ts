@@ -4,10 +4,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerClient } from '@azure/storage-blob';
-import { getOpenAI } from '../../shared/clients';
-import { resetConfigForTests } from '../../shared/config';
+import { getOpenAI } from '../../shared/platform/clients';
+import { resetConfigForTests } from '../../shared/platform/config';
 import { runPollerTick, scheduleDueTask } from '../../shared/jobs';
-import { storageNames } from '../../shared/jobs/names';
+import { storageNames } from '../../shared/platform/storage-names';
 import { blobKey } from '../../shared/documents/naming';
 import { CLAIM_RECOVERY_TASK } from '../../shared/hooks';
 import { useDocumentStorageForTests } from '../../shared/documents/names';
@@ -15,7 +15,7 @@ import { finalizeDocument, leaseMs, processDocumentBlob } from '../../shared/doc
 import { registerBackgroundHooks } from '../../shared/hooks';
 import { readRecord, readSummary, type SummaryRecord } from '../../shared/documents/records';
 import { claimVersion, readVersion, updateVersion } from '../../shared/documents/store';
-import { container, table } from '../../shared/storage';
+import { container, table } from '../../shared/platform/storage';
 import { startJobsEnv, uniqueSuffix, type JobsEnv } from './support/jobs-env';
 import { makePdf, putBlob, rejectionCorpus, waitFor } from './documents-support';
 

@@ -4,8 +4,8 @@
  * row keep their order.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { useStorageNamesForTests } from '../../shared/jobs/names';
-import { DUE_PARTITION, dueKey, newMeter } from '../../shared/jobs/schedule';
+import { useStorageNamesForTests } from '../../shared/platform/storage-names';
+import { DUE_PARTITION, dueKey, newMeter } from '../../shared/platform/scheduling/due-index';
 import { openJobStore, type JobStore } from '../../shared/jobs/store';
 import { startJobsEnv, uniqueSuffix, type JobsEnv } from './support/jobs-env';
 

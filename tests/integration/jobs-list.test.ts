@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import type { Response } from 'openai/resources/responses/responses';
 import { jobsList } from '../../functions/jobs-list';
-import type { Caller } from '../../shared/auth';
-import { createKey } from '../../shared/callers';
+import type { Caller } from '../../shared/callers/auth';
+import { createKey } from '../../shared/callers/keys';
 import { recordCancel, trackBackgroundJob, type JobList } from '../../shared/jobs';
 import { startJobsEnv, uniqueSuffix, type JobsEnv } from './support/jobs-env';
 

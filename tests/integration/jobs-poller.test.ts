@@ -11,10 +11,10 @@ import {
   type FinalizerContext,
   type PollerTickStats,
 } from '../../shared/jobs';
-import { getOpenAI } from '../../shared/clients';
+import { getOpenAI } from '../../shared/platform/clients';
 import { unregisterJobFinalizer } from '../../shared/jobs/finalizers';
-import { useStorageNamesForTests } from '../../shared/jobs/names';
-import { DUE_PARTITION, dueKey } from '../../shared/jobs/schedule';
+import { useStorageNamesForTests } from '../../shared/platform/storage-names';
+import { DUE_PARTITION, dueKey } from '../../shared/platform/scheduling/due-index';
 import { JOB_ROW, openJobStore, readJob, readResponseJson, toJobView } from '../../shared/jobs/store';
 import type { JobEntity } from '../../shared/jobs/types';
 import { getDelivery } from '../../shared/webhooks/delivery';

@@ -7,8 +7,8 @@
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makePdf, makePng, waitFor } from '../integration/documents-support';
-import { TABLES, table } from '../../shared/storage';
-import { callerBlobPrefix } from '../../shared/auth';
+import { TABLES, table } from '../../shared/platform/storage';
+import { callerBlobPrefix } from '../../shared/callers/auth';
 import {
   crashLines,
   isOpenAIError,

@@ -18,7 +18,7 @@ import { startEmulator, type RunningEmulator } from '../../tools/emulator/server
 import { spawnHost, type SpawnedHost } from '../support/host';
 import { freePort } from '../support/ports';
 import { BASE_SETTINGS, EMULATOR_KEY, useTestStorage } from '../e2e/stack';
-import { createKey } from '../../shared/callers';
+import { createKey } from '../../shared/callers/keys';
 import { registerWebhook } from '../../shared/webhooks/registration';
 import { openJobStore, readJob } from '../../shared/jobs/store';
 import type { JobEntity } from '../../shared/jobs/types';

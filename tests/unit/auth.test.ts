@@ -1,7 +1,7 @@
 import { HttpRequest } from '@azure/functions';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { authenticate, callerBlobPrefix } from '../../shared/auth';
-import { resetConfigForTests } from '../../shared/config';
+import { authenticate, callerBlobPrefix } from '../../shared/callers/auth';
+import { resetConfigForTests } from '../../shared/platform/config';
 
 const principal = (claims: { typ: string; val: string }[]) =>
   Buffer.from(JSON.stringify({ auth_typ: 'aad', claims })).toString('base64');

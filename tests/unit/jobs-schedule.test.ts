@@ -7,7 +7,7 @@ import {
   runBounded,
   webhookRetryDelay,
   WEBHOOK_RETRY_DELAYS_MS,
-} from '../../shared/jobs/schedule';
+} from '../../shared/platform/scheduling/due-index';
 import { parseListJobsQuery } from '../../shared/jobs/api';
 import { outcomeOf } from '../../shared/jobs/finalize';
 import type { Response } from 'openai/resources/responses/responses';

@@ -13,8 +13,8 @@
  */
 import type OpenAI from 'openai';
 import { odata } from '@azure/data-tables';
-import { resetConfigForTests, getConfig } from '../../shared/config';
-import { resetClientsForTests } from '../../shared/clients';
+import { resetConfigForTests, getConfig } from '../../shared/platform/config';
+import { resetClientsForTests } from '../../shared/platform/clients';
 import { runPollerTick, trackBackgroundJob, type JobLog, type PollerTickStats } from '../../shared/jobs';
 import { openJobStore } from '../../shared/jobs/store';
 import type { JobEntity } from '../../shared/jobs/types';

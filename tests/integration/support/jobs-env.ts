@@ -6,12 +6,12 @@ import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import type { Response } from 'openai/resources/responses/responses';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../../tools/emulator/server';
-import type { Caller } from '../../../shared/auth';
-import { createKey } from '../../../shared/callers';
-import { getOpenAI, resetClientsForTests } from '../../../shared/clients';
-import { resetConfigForTests } from '../../../shared/config';
-import { resetStorageForTests } from '../../../shared/storage';
-import { useStorageNamesForTests, type StorageNames } from '../../../shared/jobs/names';
+import type { Caller } from '../../../shared/callers/auth';
+import { createKey } from '../../../shared/callers/keys';
+import { getOpenAI, resetClientsForTests } from '../../../shared/platform/clients';
+import { resetConfigForTests } from '../../../shared/platform/config';
+import { resetStorageForTests } from '../../../shared/platform/storage';
+import { useStorageNamesForTests, type StorageNames } from '../../../shared/platform/storage-names';
 import { clearWebhookCacheForTests } from '../../../shared/webhooks/registration';
 import type { JobLog } from '../../../shared/jobs';
 

@@ -7,7 +7,7 @@
  * to do, and returns; the poller then deletes the row. A handler that wants to run again later schedules a new
  * row before returning. Handlers must be idempotent: two pollers can meet the same row.
  */
-import type { JobLog } from './types';
+import type { JobLog } from '../../jobs/types';
 
 export interface DueTaskContext {
   /** The index row (deleted by the poller after the handler returns, whatever it returns). */

@@ -13,12 +13,12 @@
  * and blob once the key has expired, so the table holds about a day of keys however long the app runs.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { Caller } from './auth';
-import { badRequest, conflict, unprocessable } from './errors';
-import { IDEMPOTENCY_EXPIRY_TASK } from './hooks';
-import { scheduleDueTask, type DueTaskContext } from './jobs';
-import { storageNames } from './jobs/names';
-import { container, isConcurrencyConflict, isNotFound, table } from './storage';
+import type { Caller } from '../callers/auth';
+import { badRequest, conflict, unprocessable } from '../platform/errors';
+import { IDEMPOTENCY_EXPIRY_TASK } from '../hooks';
+import { scheduleDueTask, type DueTaskContext } from '../jobs';
+import { storageNames } from '../platform/storage-names';
+import { container, isConcurrencyConflict, isNotFound, table } from '../platform/storage';
 
 /** How long a key is remembered. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;

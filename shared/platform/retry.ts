@@ -5,7 +5,7 @@
  */
 import { getConfig } from './config';
 import { isUpstreamError } from './errors';
-import { retryAfterMs } from './jobs/schedule';
+import { retryAfterMs } from './scheduling/due-index';
 
 /** Longest wait between two attempts: a request is waiting. */
 const MAX_WAIT_MS = 10_000;
