@@ -9,7 +9,8 @@ import {
   createResponseStream,
   prepareCreate,
 } from '../shared/responses/service';
-import { resolveWebhookTarget } from '../shared/jobs';
+import { registerIdempotencyTasks } from '../shared/idempotency/tasks';
+import { resolveWebhookTarget } from '../shared/webhooks/registration';
 
 export async function responsesCreate(
   request: HttpRequest,
@@ -40,3 +41,6 @@ app.http('responses-create', {
   authLevel: 'anonymous',
   handler: withErrors(responsesCreate),
 });
+
+// The poller (in whichever instance runs it) purges Idempotency-Keys once they expire.
+registerIdempotencyTasks();

@@ -5,6 +5,9 @@
  */
 import { CONTAINERS, TABLES } from '../platform/storage';
 
+/** Due-task prefix of a document version's claim recovery (name: the version row's PartitionKey). */
+export const CLAIM_RECOVERY_TASK = 'document-claim';
+
 export interface DocumentStorageNames {
   /** Container of uploaded PDFs (the blob trigger's container). */
   documents: string;

@@ -18,14 +18,8 @@ import { fromUpstream, isUpstreamError } from '../platform/errors';
 import { recordOwnership } from '../callers/ownership';
 import { retryOn429 } from '../platform/retry';
 import { container, isNotFound } from '../platform/storage';
-import {
-  cancelDueTask,
-  scheduleDueTask,
-  trackBackgroundJob,
-  type FinalizerContext,
-  type FinalizerResult,
-  type JobLog,
-} from '../jobs';
+import { cancelDueTask, scheduleDueTask } from '../platform/scheduling/due-tasks';
+import { trackBackgroundJob, type FinalizerContext, type FinalizerResult, type JobLog } from '../jobs';
 import { enqueueWebhookEvent } from '../webhooks/delivery';
 import { buildEvent, publicBaseUrl } from '../webhooks/events';
 import {
@@ -37,8 +31,7 @@ import {
   uploadsFromStorage,
 } from './input';
 import { blobKey, claimedOwner, classifyBlobName } from './naming';
-import { documentStorageNames } from './names';
-import { CLAIM_RECOVERY_TASK } from '../hooks';
+import { CLAIM_RECOVERY_TASK, documentStorageNames } from './names';
 import {
   deleteStaleSummary,
   newRecord,

@@ -9,11 +9,10 @@
  * version and runs the delivery again, which resumes from the claim (reusing an uploaded file or a created
  * response).
  */
-import type { DueTaskContext } from '../jobs';
-import { scheduleDueTask } from '../jobs';
+import type { DueTaskContext } from '../platform/scheduling/due-tasks';
+import { scheduleDueTask } from '../platform/scheduling/due-tasks';
 import { container, isNotFound } from '../platform/storage';
-import { CLAIM_RECOVERY_TASK } from '../hooks';
-import { documentStorageNames } from './names';
+import { CLAIM_RECOVERY_TASK, documentStorageNames } from './names';
 import { ownerOf, processDocumentBlob } from './process';
 import { errorJson, readVersionByKey, setDocumentStatus, settleVersion, type VersionEntity } from './store';
 

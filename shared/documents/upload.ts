@@ -10,7 +10,7 @@ import type { HttpRequest } from '@azure/functions';
 import type { Caller } from '../callers/auth';
 import { getConfig } from '../platform/config';
 import { ApiError, badRequest, payloadTooLarge } from '../platform/errors';
-import { resolveWebhookTarget } from '../jobs';
+import { resolveWebhookTarget } from '../webhooks/registration';
 import { busboySdk } from '../platform/sdk';
 import { container } from '../platform/storage';
 import { toDocumentView, type DocumentView } from './listing';

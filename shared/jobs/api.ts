@@ -8,7 +8,7 @@ import type { Caller } from '../callers/auth';
 import { getConfig } from '../platform/config';
 import { badRequest } from '../platform/errors';
 import { claimFinalization, runFinalization, outcomeOf } from './finalize';
-import { pollDelay } from '../platform/scheduling/due-index';
+import { pollDelay } from '../platform/scheduling/backoff';
 import {
   createJob,
   deleteResponseJson,
@@ -253,17 +253,4 @@ export async function listJobs(caller: Caller, options: ListJobsOptions = {}): P
     last_id: data.at(-1)?.id ?? null,
     has_more: rows.length > limit,
   };
-}
-
-/** Adds a due-index row that runs `prefix`'s due task for `name` at `at` (epoch ms); returns the row's key. */
-export async function scheduleDueTask(prefix: string, name: string, at: number): Promise<string> {
-  const store = await openJobStore();
-  // Version 0: no record points at a task row, so the index's pending/stale bookkeeping does not apply.
-  return store.due.add(at, `${prefix}:${name}`, 0);
-}
-
-/** Deletes a due task's row (one already gone is fine). */
-export async function cancelDueTask(key: string | undefined): Promise<void> {
-  if (!key) return;
-  await (await openJobStore()).due.remove(key);
 }

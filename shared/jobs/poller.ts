@@ -21,7 +21,9 @@ import {
   takeOverFinalization,
 } from './finalize';
 import { dueTaskOf } from '../platform/scheduling/due-tasks';
-import { idFromDueKey, newMeter, pollDelay, retryAfterMs, runBounded, type Meter } from '../platform/scheduling/due-index';
+import { idFromDueKey, newMeter, type Meter } from '../platform/scheduling/due-index';
+import { pollDelay, retryAfterMs } from '../platform/scheduling/backoff';
+import { runBounded } from '../platform/scheduling/bounded';
 import { openJobStore, readJob, syncListing, updateJob } from './store';
 import { isTerminal, type JobEntity, type JobLog, type JobStatus } from './types';
 

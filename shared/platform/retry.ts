@@ -5,7 +5,7 @@
  */
 import { getConfig } from './config';
 import { isUpstreamError } from './errors';
-import { retryAfterMs } from './scheduling/due-index';
+import { retryAfterMs } from './scheduling/backoff';
 
 /** Longest wait between two attempts: a request is waiting. */
 const MAX_WAIT_MS = 10_000;

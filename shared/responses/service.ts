@@ -21,13 +21,8 @@ import { retryOn429 } from '../platform/retry';
 import { assertOwned, forgetOwnership, recordOwnership, responseNotFound } from '../callers/ownership';
 import { deleteUploadedFiles, resolveDocumentRefs } from './documents-ref';
 import { previousResponseId, resolveModel, validateCreate, type CreateFields } from './validate';
-import {
-  deleteJob,
-  recordCancel,
-  resolveWebhookTarget,
-  terminalResponseFromJob,
-  trackBackgroundJob,
-} from '../jobs';
+import { deleteJob, recordCancel, terminalResponseFromJob, trackBackgroundJob } from '../jobs';
+import { resolveWebhookTarget } from '../webhooks/registration';
 import {
   abandonIdempotent,
   beginIdempotent,

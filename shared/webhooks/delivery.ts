@@ -14,15 +14,10 @@ import { getConfig } from '../platform/config';
 import { postGuarded } from '../platform/outbound';
 import { isConcurrencyConflict, isNotFound, table } from '../platform/storage';
 import { storageNames } from '../platform/storage-names';
-import {
-  DueIndex,
-  idFromDueKey,
-  newMeter,
-  runBounded,
-  webhookRetryDelay,
-  type Meter,
-} from '../platform/scheduling/due-index';
-import type { JobLog } from '../jobs/types';
+import { DueIndex, idFromDueKey, newMeter, type Meter } from '../platform/scheduling/due-index';
+import { runBounded } from '../platform/scheduling/bounded';
+import { webhookRetryDelay } from '../platform/scheduling/backoff';
+import type { Log } from '../platform/log';
 import type { WebhookEvent } from './events';
 import { callerNameFor, getWebhookRegistration } from './registration';
 import { webhookHeaders } from './signing';
@@ -154,7 +149,7 @@ export interface WebhookTickOptions {
   /** Stop starting new attempts after this many ms. Default POLL_TICK_BUDGET_MS. */
   budgetMs?: number;
   concurrency?: number;
-  log: JobLog;
+  log: Log;
 }
 
 export interface WebhookTickStats extends Meter {

@@ -6,13 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerClient } from '@azure/storage-blob';
 import { getOpenAI } from '../../shared/platform/clients';
 import { resetConfigForTests } from '../../shared/platform/config';
-import { runPollerTick, scheduleDueTask } from '../../shared/jobs';
+import { runPollerTick } from '../../shared/jobs';
+import { scheduleDueTask } from '../../shared/platform/scheduling/due-tasks';
 import { storageNames } from '../../shared/platform/storage-names';
 import { blobKey } from '../../shared/documents/naming';
-import { CLAIM_RECOVERY_TASK } from '../../shared/hooks';
 import { useDocumentStorageForTests } from '../../shared/documents/names';
 import { finalizeDocument, leaseMs, processDocumentBlob } from '../../shared/documents/process';
-import { registerBackgroundHooks } from '../../shared/hooks';
+import { registerDocumentTasks } from '../../shared/documents/tasks';
+import { CLAIM_RECOVERY_TASK } from '../../shared/documents/names';
 import { readRecord, readSummary, type SummaryRecord } from '../../shared/documents/records';
 import { claimVersion, readVersion, updateVersion } from '../../shared/documents/store';
 import { container, table } from '../../shared/platform/storage';
@@ -38,7 +39,7 @@ beforeAll(async () => {
   });
   documents = await container(`docs-${suffix}`);
   summaries = await container(`sums-${suffix}`);
-  registerBackgroundHooks();
+  registerDocumentTasks();
 });
 
 afterAll(async () => {

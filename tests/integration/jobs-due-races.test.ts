@@ -7,7 +7,13 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import type { Response } from 'openai/resources/responses/responses';
 import { recordCancel, runPollerTick, trackBackgroundJob, type PollerTickStats } from '../../shared/jobs';
 import { storageNames, useStorageNamesForTests } from '../../shared/platform/storage-names';
-import { DUE_PARTITION, DueIndex, dueKey, idFromDueKey, parseDueKey } from '../../shared/platform/scheduling/due-index';
+import {
+  DUE_PARTITION,
+  DueIndex,
+  dueKey,
+  idFromDueKey,
+  parseDueKey,
+} from '../../shared/platform/scheduling/due-index';
 import { openJobStore, readJob, updateJob } from '../../shared/jobs/store';
 import type { JobEntity } from '../../shared/jobs/types';
 import {

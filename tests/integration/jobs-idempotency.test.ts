@@ -12,7 +12,7 @@ import {
   STALE_CLAIM_MS,
 } from '../../shared/idempotency/keys';
 import { createHash } from 'node:crypto';
-import { registerBackgroundHooks } from '../../shared/hooks';
+import { registerIdempotencyTasks } from '../../shared/idempotency/tasks';
 import { runPollerTick } from '../../shared/jobs';
 import { container, table } from '../../shared/platform/storage';
 import { startJobsEnv, uniqueSuffix, type JobsEnv } from './support/jobs-env';
@@ -185,7 +185,7 @@ describe('idempotent creates', () => {
     const oldBlob = (await rows.getEntity<{ bodyBlob?: string }>(env.caller.id, sha256(old))).bodyBlob!;
     expect(await blobs.getBlockBlobClient(oldBlob).exists()).toBe(true);
 
-    registerBackgroundHooks();
+    registerIdempotencyTasks();
     const tick = await runPollerTick({ log: env.log });
     expect(tick.tasks).toBe(1);
     await expect(rows.getEntity(env.caller.id, sha256(old))).rejects.toMatchObject({ statusCode: 404 });

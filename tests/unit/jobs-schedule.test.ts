@@ -1,13 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { dueKey, idFromDueKey } from '../../shared/platform/scheduling/due-index';
 import {
-  dueKey,
-  idFromDueKey,
   pollDelay,
   retryAfterMs,
-  runBounded,
   webhookRetryDelay,
   WEBHOOK_RETRY_DELAYS_MS,
-} from '../../shared/platform/scheduling/due-index';
+} from '../../shared/platform/scheduling/backoff';
+import { runBounded } from '../../shared/platform/scheduling/bounded';
 import { parseListJobsQuery } from '../../shared/jobs/api';
 import { outcomeOf } from '../../shared/jobs/finalize';
 import type { Response } from 'openai/resources/responses/responses';
