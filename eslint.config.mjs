@@ -3,7 +3,7 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.azurite/', '.local/', 'coverage/', 'docs/', '**/*.mjs'] },
+  { ignores: ['dist/', 'node_modules/', '.azurite/', '.local/', 'coverage/', 'docs/', '**/*.mjs', '**/*.cjs'] },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
