@@ -3,14 +3,8 @@ import { authenticate } from '../shared/callers/auth';
 import { disconnectSignal } from '../shared/platform/disconnect';
 import { json, readJsonObject } from '../shared/platform/http';
 import { sse, withErrors } from '../shared/platform/handler';
-import {
-  createResponse,
-  createResponseIdempotent,
-  createResponseStream,
-  prepareCreate,
-} from '../shared/responses/service';
+import { createResponse } from '../shared/responses/create';
 import { registerIdempotencyTasks } from '../shared/idempotency/tasks';
-import { resolveWebhookTarget } from '../shared/webhooks/registration';
 
 export async function responsesCreate(
   request: HttpRequest,
@@ -18,20 +12,17 @@ export async function responsesCreate(
 ): Promise<HttpResponseInit> {
   const caller = await authenticate(request);
   const { body } = await readJsonObject(request);
-  const cc = { caller, context, signal: disconnectSignal(context.invocationId) };
-  const idempotencyKey = request.headers.get('idempotency-key');
-  if (idempotencyKey !== null) {
-    return json(
-      200,
-      await createResponseIdempotent(cc, body, idempotencyKey, request.headers.get('x-webhook-url')),
-    );
-  }
-  const prepared = await prepareCreate(caller, body);
-  const webhookUrl = prepared.fields.background
-    ? await resolveWebhookTarget(caller, request.headers.get('x-webhook-url'))
-    : undefined;
-  if (prepared.fields.stream) return sse(await createResponseStream({ ...cc, webhookUrl }, prepared));
-  return json(200, await createResponse({ ...cc, webhookUrl }, prepared));
+  const result = await createResponse(
+    {
+      caller,
+      context,
+      signal: disconnectSignal(context.invocationId),
+      idempotencyKey: request.headers.get('idempotency-key'),
+      webhookUrl: request.headers.get('x-webhook-url'),
+    },
+    body,
+  );
+  return 'stream' in result ? sse(result.stream) : json(200, result.response);
 }
 
 // authLevel anonymous: the app authenticates every caller itself (gateway keys or Entra ID), see shared/auth.ts.

@@ -4,7 +4,7 @@ import { disconnectSignal } from '../shared/platform/disconnect';
 import { badRequest } from '../shared/platform/errors';
 import { json, queryList, routeId } from '../shared/platform/http';
 import { sse, withErrors } from '../shared/platform/handler';
-import { retrieveResponse, retrieveResponseStream } from '../shared/responses/service';
+import { retrieveResponse, retrieveResponseStream } from '../shared/responses/retrieve';
 
 export async function responsesGet(
   request: HttpRequest,
@@ -29,6 +29,7 @@ export async function responsesGet(
       id,
       { include, stream, startingAfter },
       disconnectSignal(context.invocationId),
+      context,
     ),
   );
 }

@@ -3,7 +3,7 @@ import { authenticate } from '../shared/callers/auth';
 import { badRequest } from '../shared/platform/errors';
 import { json, queryList, routeId } from '../shared/platform/http';
 import { withErrors } from '../shared/platform/handler';
-import { listInputItems, type ListQuery } from '../shared/responses/service';
+import { listInputItems, type ListQuery } from '../shared/responses/retrieve';
 
 function parseListQuery(request: HttpRequest): ListQuery {
   const limitRaw = request.query.get('limit');

@@ -35,12 +35,6 @@ import {
   type JobView,
 } from './types';
 
-const consoleLog: JobLog = {
-  log: (...args: unknown[]) => console.log(...args),
-  warn: (...args: unknown[]) => console.warn(...args),
-  error: (...args: unknown[]) => console.error(...args),
-};
-
 export interface TrackRequest {
   caller: Caller;
   response: Response;
@@ -123,11 +117,7 @@ export async function terminalResponseFromJob(responseId: string): Promise<Respo
  * wins: the job ends `cancelled` even if upstream later reports `completed`. A terminal answer is finalized at
  * once; otherwise the job is marked and polled right away. A job that had already ended keeps its ending.
  */
-export async function recordCancel(
-  responseId: string,
-  response: Response,
-  log: JobLog = consoleLog,
-): Promise<void> {
+export async function recordCancel(responseId: string, response: Response, log: JobLog): Promise<void> {
   const store = await openJobStore();
   for (let attempt = 0; attempt < 5; attempt++) {
     const job = await readJob(store, responseId);
