@@ -1,6 +1,6 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { documentStorageNames } from '../shared/documents/names';
-import { processDocumentBlob } from '../shared/documents/process';
+import { processDocumentBlob } from '../shared/documents/ingest';
 import { registerDocumentTasks } from '../shared/documents/tasks';
 import { deliveryFromTrigger } from '../shared/documents/trigger';
 

@@ -3,7 +3,7 @@ import { authenticate } from '../shared/callers/auth';
 import { json } from '../shared/platform/http';
 import { withErrors } from '../shared/platform/handler';
 import { uploadDocument } from '../shared/documents/upload';
-import { documentUrl } from '../shared/documents/process';
+import { documentUrl } from '../shared/documents/owner';
 
 export async function documentsUpload(request: HttpRequest): Promise<HttpResponseInit> {
   const caller = await authenticate(request);

@@ -25,7 +25,7 @@ export async function responsesCreate(
   return 'stream' in result ? sse(result.stream) : json(200, result.response);
 }
 
-// authLevel anonymous: the app authenticates every caller itself (gateway keys or Entra ID), see shared/auth.ts.
+// authLevel anonymous: the app authenticates every caller itself (gateway keys or Entra ID), see shared/callers/auth.ts.
 app.http('responses-create', {
   route: 'v1/responses',
   methods: ['POST'],

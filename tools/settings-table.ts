@@ -1,5 +1,5 @@
 /**
- * Writes the README's settings table from `SETTINGS` (shared/config.ts), so the two cannot drift:
+ * Writes the README's settings table from `SETTINGS` (shared/platform/config.ts), so the two cannot drift:
  * `npm run docs:settings`. A unit test fails when the README is out of date.
  */
 import { readFileSync, writeFileSync } from 'node:fs';

@@ -13,7 +13,8 @@ import type { DueTaskContext } from '../platform/scheduling/due-tasks';
 import { scheduleDueTask } from '../platform/scheduling/due-tasks';
 import { container, isNotFound } from '../platform/storage';
 import { CLAIM_RECOVERY_TASK, documentStorageNames } from './names';
-import { ownerOf, processDocumentBlob } from './process';
+import { processDocumentBlob } from './ingest';
+import { ownerOf } from './owner';
 import { errorJson, readVersionByKey, setDocumentStatus, settleVersion, type VersionEntity } from './store';
 
 /** Wait before trying again when the recovery itself failed (storage or upstream trouble). */

@@ -6,7 +6,7 @@
 import { registerJobFinalizer } from '../jobs/finalizers';
 import { registerDueTask } from '../platform/scheduling/due-tasks';
 import { CLAIM_RECOVERY_TASK } from './names';
-import { finalizeDocument } from './process';
+import { finalizeDocument } from './finalize';
 import { recoverDocumentClaim } from './recovery';
 
 /** Registers the `document` job finalizer and the claim recovery task (idempotent). */

@@ -7,7 +7,9 @@ import type { Response } from 'openai/resources/responses/responses';
 import type { Caller } from '../callers/auth';
 import { getConfig } from '../platform/config';
 import { badRequest } from '../platform/errors';
-import { claimFinalization, runFinalization, outcomeOf } from './finalize';
+import { isNotFound } from '../platform/storage';
+import { claimFinalization, outcomeOf } from './claim';
+import { runFinalization } from './finalize';
 import { pollDelay } from '../platform/scheduling/backoff';
 import {
   createJob,
@@ -16,6 +18,7 @@ import {
   listPartition,
   listRowKey,
   openJobStore,
+  type JobStore,
   readJob,
   readResponseJson,
   syncListing,
@@ -153,12 +156,20 @@ export async function deleteJob(responseId: string): Promise<void> {
   const job = await readJob(store, responseId);
   if (job) {
     await store.due.remove(job.dueKey);
-    await store.jobs
-      .deleteEntity(listPartition(job.callerId), listRowKey(job.createdAt, responseId))
-      .catch(() => undefined);
-    await store.jobs.deleteEntity(responseId, JOB_ROW).catch(() => undefined);
+    // Listing row first, job row last: if a delete fails, the error reaches the caller and the job row is
+    // still there for their retry to find. Only rows already gone count as deleted.
+    await deleteIfPresent(store, listPartition(job.callerId), listRowKey(job.createdAt, responseId));
+    await deleteIfPresent(store, responseId, JOB_ROW);
   }
   await deleteResponseJson(responseId);
+}
+
+async function deleteIfPresent(store: JobStore, partitionKey: string, rowKey: string): Promise<void> {
+  try {
+    await store.jobs.deleteEntity(partitionKey, rowKey);
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+  }
 }
 
 /** A job as its caller sees it, or undefined if `caller` has no such job. */

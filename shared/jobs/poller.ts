@@ -13,13 +13,8 @@ import type { Response } from 'openai/resources/responses/responses';
 import { getOpenAI } from '../platform/clients';
 import { getConfig } from '../platform/config';
 import { isUpstreamError } from '../platform/errors';
-import {
-  claimFinalization,
-  expiredError,
-  outcomeOf,
-  runFinalization,
-  takeOverFinalization,
-} from './finalize';
+import { claimFinalization, expiredError, outcomeOf, takeOverFinalization } from './claim';
+import { runFinalization } from './finalize';
 import { dueTaskOf } from '../platform/scheduling/due-tasks';
 import { idFromDueKey, newMeter, type Meter } from '../platform/scheduling/due-index';
 import { pollDelay, retryAfterMs } from '../platform/scheduling/backoff';

@@ -5,7 +5,7 @@
  * - Delivery row: PartitionKey = event id, RowKey = `delivery`; state `pending` → `delivered` | `failed`,
  *   written only with its ETag.
  * - Due index: PartitionKey = `due`, RowKey = `<next attempt epoch ms>.<version>.<nonce>_<event id>` (see
- *   jobs/schedule.ts).
+ *   platform/scheduling/due-index.ts).
  *
  * Before an attempt the row is moved past the attempt's timeout under its ETag: that claim is the lease that
  * keeps two timer instances from sending the same attempt, and a crash mid-attempt just retries later.

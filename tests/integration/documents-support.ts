@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
 import { PNG } from 'pngjs';
 import type { ContainerClient } from '@azure/storage-blob';
-import type { BlobDelivery } from '../../shared/documents/process';
+import type { BlobDelivery } from '../../shared/documents/ingest';
 
 /**
  * A PDF whose pages carry `sentences` (one per line). `padBytes` adds an attachment of random (incompressible)

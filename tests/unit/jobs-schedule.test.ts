@@ -8,7 +8,7 @@ import {
 } from '../../shared/platform/scheduling/backoff';
 import { runBounded } from '../../shared/platform/scheduling/bounded';
 import { parseListJobsQuery } from '../../shared/jobs/api';
-import { outcomeOf } from '../../shared/jobs/finalize';
+import { outcomeOf } from '../../shared/jobs/claim';
 import type { Response } from 'openai/resources/responses/responses';
 
 const mid = () => 0.5;

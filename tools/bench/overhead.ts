@@ -157,7 +157,7 @@ export interface InProcessResult {
 }
 
 /**
- * Diagnostic: the service's own work without the Functions host in front, i.e. `shared/responses/service.ts`
+ * Diagnostic: the service's own work without the Functions host in front, i.e. `shared/responses/create.ts`
  * called in this process against the same emulator and Azurite. What the full path adds beyond this is the
  * host and the library's HTTP proxy.
  */

@@ -344,7 +344,7 @@ export function markdown(r: BenchResults, analysis: string): string {
         : []),
       ...(o.inProcess
         ? [
-            `- The service's own code without the host (\`shared/responses/service.ts\` called in the benchmark process`,
+            `- The service's own code without the host (\`shared/responses/create.ts\` called in the benchmark process`,
             `  against the same emulator and Azurite, c=1): create added p50 **${ms(o.inProcess.addedCreate)}**`,
             `  (${ms(o.inProcess.create.p50)} vs ${ms(o.inProcess.directCreate.p50)}), retrieve of a synchronous response`,
             `  added p50 **${ms(o.inProcess.addedRetrieve)}** (${ms(o.inProcess.retrieve.p50)} vs ${ms(o.inProcess.directRetrieve.p50)}).`,
