@@ -4,7 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type OpenAI from 'openai';
 import { Webhook } from 'standardwebhooks';
 import { registerWebhook } from '../../shared/webhooks/registration';
@@ -53,6 +53,11 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
   receiver?.close();
+});
+
+// Faults a test injected never outlive it, even when it fails before they are used up.
+afterEach(async () => {
+  await stack?.clearFaults();
 });
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 25_000): Promise<T> {
@@ -144,7 +149,6 @@ describe('background jobs', () => {
     const cancelled = await caller.client.responses.cancel(response.id);
     expect(cancelled.status).toBe('cancelled');
     await new Promise((r) => setTimeout(r, 3000)); // several poller ticks past the upstream "completion"
-    await stack.clearFaults();
     const job = (await jobs()).data.find((j) => j.id === response.id)!;
     expect(job.status).toBe('cancelled');
     await until('cancel webhook', () =>
@@ -232,7 +236,6 @@ describe('idempotent creates', () => {
     const repeat = await create(key, body);
     expect(repeat.status).toBe(409);
     expect((await slow).status).toBe(200);
-    await stack.clearFaults();
   });
 
   it('still replays after the app restarts', async () => {

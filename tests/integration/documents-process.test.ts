@@ -2,7 +2,7 @@
  * The blob-trigger path against real storage (Azurite, containers and table of this file's own) and the
  * Responses API emulator: validation, version claims, the crash window, finalization through the real poller.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerClient } from '@azure/storage-blob';
 import { getOpenAI } from '../../shared/platform/clients';
 import { resetConfigForTests } from '../../shared/platform/config';
@@ -46,6 +46,11 @@ beforeAll(async () => {
 afterAll(async () => {
   useDocumentStorageForTests();
   await env?.close();
+});
+
+// An injected fault a failing test did not use up must not hit the next test's upstream call.
+afterEach(async () => {
+  await env?.clearFaults();
 });
 
 /** Uploads `data` as `name` and returns the delivery the trigger would get for this version. */

@@ -25,6 +25,8 @@ export interface JobsEnv {
   /** Calls per emulator route, e.g. `GET /responses/{id}`. */
   upstreamCalls(route: string): Promise<number>;
   fault(spec: Record<string, unknown>): Promise<void>;
+  /** Removes every injected fault (call it in `afterEach`, so a failing test leaks none). */
+  clearFaults(): Promise<void>;
   /** A background response created upstream (not through the gateway). */
   createBackground(metadata?: Record<string, string>): Promise<Response>;
   close(): Promise<void>;
@@ -92,6 +94,10 @@ export async function startJobsEnv(
         body: JSON.stringify(spec),
       });
       if (res.status !== 201) throw new Error(`fault not accepted: ${res.status} ${await res.text()}`);
+    },
+    async clearFaults() {
+      const res = await fetch(`${base}/faults`, { method: 'DELETE', headers: { 'api-key': 'emulator-key' } });
+      if (!res.ok) throw new Error(`faults not cleared: ${res.status} ${await res.text()}`);
     },
     createBackground(metadata = {}) {
       return getOpenAI().responses.create({
