@@ -13,8 +13,8 @@ import {
   type InvocationContextInit,
 } from '@azure/functions';
 import { startJobsEnv, uniqueSuffix, type JobsEnv } from '../integration/support/jobs-env';
-import { createKey } from '../../shared/callers';
-import { resetConfigForTests } from '../../shared/config';
+import { createKey } from '../../shared/callers/keys';
+import { resetConfigForTests } from '../../shared/platform/config';
 import { useDocumentStorageForTests } from '../../shared/documents/names';
 import { registerWebhook } from '../../shared/webhooks/registration';
 import { httpFunction } from './registry';

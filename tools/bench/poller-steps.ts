@@ -7,10 +7,10 @@
  * Runs in a jobs table of its own, so the scenario's thousands of jobs never meet these ticks' far-ahead clocks.
  */
 import type OpenAI from 'openai';
-import { getConfig } from '../../shared/config';
+import { getConfig } from '../../shared/platform/config';
 import { runPollerTick, trackBackgroundJob, type JobLog, type PollerTickStats } from '../../shared/jobs';
-import { storageNames, useStorageNamesForTests } from '../../shared/jobs/names';
-import { newMeter } from '../../shared/jobs/schedule';
+import { storageNames, useStorageNamesForTests } from '../../shared/platform/storage-names';
+import { newMeter } from '../../shared/platform/scheduling/due-index';
 import { openJobStore } from '../../shared/jobs/store';
 import { sleep } from './env';
 import { round } from './stats';
