@@ -21,6 +21,7 @@ import { pollDelay, retryAfterMs } from '../platform/scheduling/backoff';
 import { runBounded } from '../platform/scheduling/bounded';
 import { openJobStore, readJob, syncListing, updateJob } from './store';
 import { isTerminal, type JobEntity, type JobLog, type JobStatus } from './types';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface PollerTickOptions {
   /** The tick's clock (epoch ms); tests move it forward. Default: now. */
@@ -54,8 +55,6 @@ export interface PollerTickStats extends Meter {
   budgetExhausted: boolean;
   durationMs: number;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs one poller tick and returns what it did. */
 export async function runPollerTick(options: PollerTickOptions): Promise<PollerTickStats> {

@@ -25,6 +25,7 @@ import {
 import { buildEvent } from '../../shared/webhooks/events';
 import { table } from '../../shared/platform/storage';
 import { startJobsEnv, uniqueSuffix, until, type JobsEnv } from './support/jobs-env';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 let env: JobsEnv;
 
@@ -145,7 +146,7 @@ describe('the due index under racing writers', () => {
       (_at, id) => id === response.id && arrived < 2,
       async (original) => {
         if (++arrived === 2) release();
-        await Promise.race([bothArrived, new Promise((r) => setTimeout(r, 5_000))]);
+        await Promise.race([bothArrived, sleep(5_000)]);
         return original(sameAt);
       },
     );

@@ -22,6 +22,9 @@ import { createKey } from '../../shared/callers/keys';
 import { registerWebhook } from '../../shared/webhooks/registration';
 import { openJobStore, readJob } from '../../shared/jobs/store';
 import type { JobEntity } from '../../shared/jobs/types';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export { sleep };
 
 export type Scale = 'ci' | 'full';
 export const SCALE: Scale = process.env.RELIABILITY_SCALE === 'full' ? 'full' : 'ci';
@@ -47,8 +50,6 @@ export const SIZES = {
     outageMs: 20_000,
   },
 }[SCALE];
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 type EmulatorOptions = NonNullable<Parameters<typeof startEmulator>[0]>;
 

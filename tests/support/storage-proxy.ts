@@ -25,7 +25,9 @@ export async function startStorageProxy(target: string): Promise<StorageProxy> {
       refused++;
       req.resume();
       res.writeHead(503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ 'odata.error': { code: 'ServerBusy', message: { value: 'Injected failure.' } } }));
+      res.end(
+        JSON.stringify({ 'odata.error': { code: 'ServerBusy', message: { value: 'Injected failure.' } } }),
+      );
       return;
     }
     const forward = httpRequest(

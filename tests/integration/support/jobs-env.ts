@@ -14,6 +14,9 @@ import { resetStorageForTests } from '../../../shared/platform/storage';
 import { useStorageNamesForTests, type StorageNames } from '../../../shared/platform/storage-names';
 import { clearWebhookCacheForTests } from '../../../shared/webhooks/registration';
 import type { JobLog } from '../../../shared/jobs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export { sleep };
 
 export interface JobsEnv {
   emulator: RunningEmulator;
@@ -113,8 +116,6 @@ export async function startJobsEnv(
     },
   };
 }
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Repeats `step` until `done` says so, or fails after `timeoutMs`. */
 export async function until(what: string, step: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
