@@ -16,6 +16,12 @@ export default tseslint.config(
     },
   },
   {
+    // A file in shared/ holds one concept; past 400 lines it holds several (split it along the seam). A
+    // declarative table may say so and disable this for its file.
+    files: ['shared/**/*.ts'],
+    rules: { 'max-lines': ['error', { max: 400 }] },
+  },
+  {
     // Tests poke at loosely typed JSON from HTTP responses; the unsafe-* family would only add casts.
     files: ['tests/**/*.ts'],
     rules: {
