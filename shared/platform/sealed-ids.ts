@@ -32,12 +32,9 @@ const MIN_SECRET_BYTES = 32;
 const KID_PATTERN = /^[A-Za-z0-9]{1,8}$/;
 const FORMAT_UTF8 = 1;
 const FORMAT_HEX = 2;
-// The visible prefix: letters and digits then the first `_` or `-` (`resp_`, `file-`, `assistant-`, `cntr_`).
-const PREFIX_PATTERN = /^[A-Za-z0-9]{1,16}[_-]/;
-// Upstream ids without such a prefix still get one, so the sealed form always parses the same way.
+// The visible prefix is letters and digits then the first `_` or `-` (`resp_`, `file-`, `assistant-`, `cntr_`);
+// upstream ids without one still get one, so the sealed form always parses the same way.
 const FALLBACK_PREFIX = 'id_';
-const HEX_TAIL = /^(?:[0-9a-f]{2})+$/;
-const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 export interface IdSealingKey {
   /** 1–8 letters or digits; travels in every sealed id. */
@@ -137,8 +134,28 @@ const MEMO_MAX = 20_000;
 // Length-prefixed so that no caller id and id pair can stand for another.
 const memoKeyOf = (callerId: string, id: string) => `${callerId.length}:${callerId}${id}`;
 
-function prefixOf(upstreamId: string): string {
-  return PREFIX_PATTERN.exec(upstreamId)?.[0] ?? FALLBACK_PREFIX;
+const isAlnum = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+
+/** Length of the prefix (letters and digits, then the first `_` or `-`), 0 when there is none. */
+function prefixLength(id: string): number {
+  const limit = Math.min(id.length, 17);
+  for (let i = 0; i < limit; i++) {
+    const c = id.charCodeAt(i);
+    if (c === 95 /* _ */ || c === 45 /* - */) return i > 0 ? i + 1 : 0;
+    if (!isAlnum(c)) return 0;
+  }
+  return 0;
+}
+
+/** Whether id[from…] is lowercase hex of even, non-zero length: packs to half its size. */
+function isHexTail(id: string, from: number): boolean {
+  const n = id.length - from;
+  if (n === 0 || n % 2 !== 0) return false;
+  for (let i = from; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
 }
 
 /** A sealer over `keys` (first is current). Throws IdSealingConfigError for an empty or malformed ring. */
@@ -164,7 +181,7 @@ export function createIdSealer(keys: readonly IdSealingKey[]): IdSealer {
       );
     }
     // A private copy: the caller's buffer may be reused or zeroed. (A raw Buffer key measured faster than a
-    // cached KeyObject with createHmac on Node 20 and the same on Node 22.)
+    // cached KeyObject with createHmac on Node 20, and the same on Node 22.)
     ring.set(kid, Buffer.from(secret));
   }
   const current = keys[0]!.kid;
@@ -172,23 +189,27 @@ export function createIdSealer(keys: readonly IdSealingKey[]): IdSealer {
   const sealMemo = new Map<string, string>();
   const openMemo = new Map<string, string>();
 
+  /** The full HMAC-SHA256; the first MAC_BYTES travel in the id. */
   const mac = (secret: Buffer, kid: string, callerId: string, upstreamId: string): Buffer =>
     createHmac('sha256', secret)
       .update(`${kid.length}:${kid}${callerId.length}:${callerId}${upstreamId}`)
-      .digest()
-      .subarray(0, MAC_BYTES);
+      .digest();
 
-  function encode(kid: string, tag: Buffer, prefix: string, upstreamId: string): string {
-    const tail = upstreamId.slice(prefix.length);
-    // The packed form needs the visible prefix to be the upstream's own.
-    const packed = prefix !== FALLBACK_PREFIX || upstreamId.startsWith(FALLBACK_PREFIX);
-    const hex = packed && HEX_TAIL.test(tail);
-    const body = hex ? Buffer.from(tail, 'hex') : Buffer.from(upstreamId, 'utf8');
-    const head = Buffer.allocUnsafe(2 + kid.length);
-    head[0] = hex ? FORMAT_HEX : FORMAT_UTF8;
-    head[1] = kid.length;
-    head.write(kid, 2, 'latin1');
-    return prefix + Buffer.concat([head, tag, body]).toString('base64url');
+  /** The one encoding of a sealed id, written into a single buffer. */
+  function encode(kid: string, tag: Buffer, upstreamId: string): string {
+    const prefixLen = prefixLength(upstreamId);
+    const hex = prefixLen > 0 && isHexTail(upstreamId, prefixLen);
+    const bodyStart = 2 + kid.length + MAC_BYTES;
+    const bodyLength = hex ? (upstreamId.length - prefixLen) / 2 : Buffer.byteLength(upstreamId, 'utf8');
+    const out = Buffer.allocUnsafe(bodyStart + bodyLength);
+    out[0] = hex ? FORMAT_HEX : FORMAT_UTF8;
+    out[1] = kid.length;
+    out.write(kid, 2, 'latin1');
+    tag.copy(out, 2 + kid.length, 0, MAC_BYTES);
+    if (hex) out.write(upstreamId.slice(prefixLen), bodyStart, 'hex');
+    else out.write(upstreamId, bodyStart, 'utf8');
+    const prefix = prefixLen > 0 ? upstreamId.slice(0, prefixLen) : FALLBACK_PREFIX;
+    return prefix + out.toString('base64url');
   }
 
   function seal(callerId: string, upstreamId: string): string {
@@ -203,14 +224,12 @@ export function createIdSealer(keys: readonly IdSealingKey[]): IdSealer {
         `Cannot seal an id of ${upstreamId.length} characters (at most ${MAX_UPSTREAM_ID_LENGTH}).`,
       );
     }
-    const sealed = encode(
-      current,
-      mac(currentSecret, current, callerId, upstreamId),
-      prefixOf(upstreamId),
-      upstreamId,
-    );
+    const sealed = encode(current, mac(currentSecret, current, callerId, upstreamId), upstreamId);
     if (sealMemo.size >= MEMO_MAX) sealMemo.clear();
     sealMemo.set(memoKey, sealed);
+    // What this instance hands out comes back (previous_response_id, items passed back): it opens from memory.
+    if (openMemo.size >= MEMO_MAX) openMemo.clear();
+    openMemo.set(memoKeyOf(callerId, sealed), upstreamId);
     return sealed;
   }
 
@@ -219,29 +238,33 @@ export function createIdSealer(keys: readonly IdSealingKey[]): IdSealer {
     const memoKey = memoKeyOf(callerId, id);
     const memo = openMemo.get(memoKey);
     if (memo !== undefined) return memo;
-    const prefix = PREFIX_PATTERN.exec(id)?.[0];
-    if (!prefix) return undefined;
-    const encoded = id.slice(prefix.length);
-    if (!BASE64URL.test(encoded)) return undefined;
-    const raw = Buffer.from(encoded, 'base64url');
+    const prefixLen = prefixLength(id);
+    if (prefixLen === 0) return undefined;
+    // Characters outside base64url are skipped by the decoder; the final comparison with the canonical encoding
+    // refuses them.
+    const raw = Buffer.from(id.slice(prefixLen), 'base64url');
     if (raw.length < 2) return undefined;
     const format = raw[0];
     const kidLength = raw[1]!;
-    const bodyStart = 2 + kidLength + MAC_BYTES;
+    const macStart = 2 + kidLength;
+    const bodyStart = macStart + MAC_BYTES;
     if ((format !== FORMAT_UTF8 && format !== FORMAT_HEX) || kidLength < 1 || raw.length <= bodyStart) {
       return undefined;
     }
-    const kid = raw.toString('latin1', 2, 2 + kidLength);
+    const kid = raw.toString('latin1', 2, macStart);
     const secret = ring.get(kid);
     if (!secret) return undefined;
-    const body = raw.subarray(bodyStart);
-    const upstreamId = format === FORMAT_HEX ? prefix + body.toString('hex') : body.toString('utf8');
+    const upstreamId =
+      format === FORMAT_HEX
+        ? id.slice(0, prefixLen) + raw.toString('hex', bodyStart)
+        : raw.toString('utf8', bodyStart);
     if (upstreamId.length > MAX_UPSTREAM_ID_LENGTH) return undefined;
     const expected = mac(secret, kid, callerId, upstreamId);
-    if (!timingSafeEqual(expected, raw.subarray(2 + kidLength, bodyStart))) return undefined;
+    if (!timingSafeEqual(expected.subarray(0, MAC_BYTES), raw.subarray(macStart, bodyStart)))
+      return undefined;
     // The MAC holds; the id must also be the one encoding this service produces, so that one upstream id has
     // exactly one sealed form per caller and key (ids are compared and cached as strings downstream).
-    if (encode(kid, expected, prefixOf(upstreamId), upstreamId) !== id) return undefined;
+    if (encode(kid, expected, upstreamId) !== id) return undefined;
     if (openMemo.size >= MEMO_MAX) openMemo.clear();
     openMemo.set(memoKey, upstreamId);
     return upstreamId;
