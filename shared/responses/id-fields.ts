@@ -6,7 +6,7 @@
  *
  * The list follows the official OpenAPI description (CreateResponse, Response, ResponseStreamEvent,
  * ResponseItemList, CompactResource): every property named `id`, `*_id` or `*_ids`, plus `container` (a code
- * interpreter container given as an id) and `conversation` (a string id), are below.
+ * interpreter container given as an id), `conversation` and `prompt` (which hold ids), are below.
  */
 import { MAX_UPSTREAM_ID_LENGTH, openId, sealId } from '../platform/sealed-ids';
 
@@ -64,7 +64,8 @@ export const SHARED_ID_SETTINGS = {
 
 /**
  * Every id-bearing field by name, wherever it occurs (request bodies, responses, items, stream events, lists).
- * A value may be one id, an array of ids, or (for `container` and `conversation`) an object that is walked.
+ * A value may be one id, an array of ids, or (for `container`, `conversation` and `prompt`) an object that is
+ * walked.
  */
 export const ID_FIELDS = {
   previous_response_id: 'response', // create, compact, input_tokens; echoed on responses
@@ -78,6 +79,7 @@ export const ID_FIELDS = {
   file_ids: 'file', // code interpreter / container_auto files
   vector_store_ids: 'vector_store', // file_search tool
   conversation: 'conversation', // create: a string id or `{ id }`
+  prompt: 'prompt', // `{ id, version, variables }`; a bare string would be an id, so it is checked as one
   skill_id: 'skill', // skill_reference in container environments
   tunnel_id: 'mcp_tunnel', // mcp tool
   connector_id: 'connector', // mcp tool: one of a fixed set of connector names (connector_gmail…)
@@ -126,7 +128,7 @@ const VARIABLES_KEY = 'variables';
 
 const fieldKind = new Map<string, IdKind>(Object.entries(ID_FIELDS));
 const idKindByContainer = new Map<string, IdKind>(Object.entries(ID_BY_CONTAINER_KEY));
-const WALKED_OBJECT_FIELDS = new Set(['container', 'conversation']);
+const WALKED_OBJECT_FIELDS = new Set(['container', 'conversation', 'prompt']);
 
 const isIdShaped = (key: string) =>
   key === 'id' ||

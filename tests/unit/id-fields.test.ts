@@ -597,6 +597,11 @@ describe('ids the service cannot vouch for', () => {
     expect(JSON.stringify(request)).toBe(before);
   });
 
+  it('checks a prompt given as a bare string as a prompt id', () => {
+    expect(refusal(A, { prompt: 'pmpt_1' })).toMatchObject({ code: 'id_not_allowed', param: 'prompt' });
+    expect(refusal(A, { prompt: 'pmpt_1' }, { shared: { prompt: new Set(['pmpt_1']) } })).toBeUndefined();
+  });
+
   it("is refused even when it is sealed for the caller (shared ids are not the caller's state)", () => {
     const e = refusal(
       A,
