@@ -12,6 +12,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { applyLocalSettings, readLocalSettings, repoRoot } from './settings';
 import { callerForKey, createKey } from '../shared/callers/keys';
+import { generateIdSealingKeyEntry } from '../shared/platform/sealed-ids';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const EMULATOR_URL = 'http://127.0.0.1:4010';
@@ -75,6 +76,15 @@ function ensureLocalSettings(): void {
   if (!existsSync(target)) {
     copyFileSync(join(repoRoot, 'local.settings.sample.json'), target);
     console.log('Created local.settings.json from local.settings.sample.json (git-ignored; edit it freely).');
+  }
+  // The keys that bind ids to callers are this machine's own secret: generated once, kept in the git-ignored
+  // file so ids handed out stay valid across restarts.
+  const settings = JSON.parse(readFileSync(target, 'utf8')) as { Values?: Record<string, string> };
+  settings.Values ??= {};
+  if (!settings.Values.ID_SEALING_KEYS) {
+    settings.Values.ID_SEALING_KEYS = generateIdSealingKeyEntry('k1');
+    writeFileSync(target, `${JSON.stringify(settings, null, 2)}\n`);
+    console.log('Generated ID_SEALING_KEYS into local.settings.json.');
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import type { Response } from 'openai/resources/responses/responses';
 import type { FinalizerContext, FinalizerResult } from '../jobs';
+import { sealForCaller } from '../platform/caller-ids';
 import { LOG_EVENT, logDocument } from './log';
 import { classifyBlobName } from './naming';
 import { documentStorageNames } from './names';
@@ -78,7 +79,8 @@ export async function finalizeDocument(ctx: FinalizerContext): Promise<Finalizer
       ? {
           id: documentId,
           object: 'document',
-          response_id: job.responseId,
+          // The summary response as the uploader holds it (sealed for them).
+          response_id: callerId ? sealForCaller(callerId, job.responseId) : job.responseId,
           filename: extra.filename,
           blob: `${documentStorageNames().documents}/${blobName}`,
           url: documentUrl(documentId),

@@ -14,7 +14,6 @@ import type { Response, ResponseInputFile } from 'openai/resources/responses/res
 import { getOpenAI } from '../platform/clients';
 import { getConfig } from '../platform/config';
 import { fromUpstream, isUpstreamError } from '../platform/errors';
-import { recordOwnership } from '../callers/ownership';
 import { retryOn429 } from '../platform/retry';
 import { container, isNotFound } from '../platform/storage';
 import { cancelDueTask, scheduleDueTask } from '../platform/scheduling/due-tasks';
@@ -279,7 +278,6 @@ export async function processDocumentBlob(
         deployment,
         error: '',
       });
-      await recordOwnership(owner.caller, response.id, { deployment, background: true });
     }
     await trackBackgroundJob({
       caller: owner?.caller ?? STORAGE_CALLER,

@@ -9,6 +9,7 @@ import { documentStorageNames } from './names';
 import { isDocumentId } from './naming';
 import { readSummary, type RecordError } from './records';
 import { listDocumentRows, readDocument, type DocumentEntity, type DocumentStatus } from './store';
+import { sealForCaller } from '../platform/caller-ids';
 
 export interface DocumentView {
   id: string;
@@ -61,7 +62,8 @@ export function toDocumentView(row: DocumentEntity): DocumentView {
     completed_at: seconds(row.completedAt),
     blob: `${names.documents}/${row.blobName}`,
     summary_blob: row.summaryBlob ? `${names.summaries}/${row.summaryBlob}` : null,
-    response_id: row.responseId || null,
+    // The summary response as its uploader holds it (sealed for them; GET /v1/responses/{id} opens it).
+    response_id: row.responseId ? sealForCaller(row.callerId, row.responseId) : null,
     deployment: row.deployment || null,
     error: parse<RecordError>(row.error),
     usage: parse<ResponseUsage>(row.usage),

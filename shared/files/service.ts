@@ -11,6 +11,7 @@ import type { Caller } from '../callers/auth';
 import { getOpenAI } from '../platform/clients';
 import { badRequest, isUpstreamError, notFound } from '../platform/errors';
 import { forgetOwnership, owns, recordOwnership } from '../callers/ownership';
+import { openForCaller, sealForCaller } from '../platform/caller-ids';
 
 interface Upload {
   purpose?: string;
@@ -83,39 +84,38 @@ export async function uploadFile(caller: Caller, raw: Buffer, contentType: strin
     purpose: 'assistants',
   });
   await recordOwnership(caller, file.id);
-  return file;
+  return { ...file, id: sealForCaller(caller.id, file.id) };
 }
 
-async function ownedOr404<T>(caller: Caller, id: string, run: () => Promise<T>): Promise<T> {
-  if (!(await owns(caller, id))) throw fileNotFound(id);
+/**
+ * Runs `run` on the upstream id behind a file id the caller holds: sealed for them (a CPU check) and recorded
+ * as theirs. Anything else is the same 404 as an unknown file.
+ */
+async function ownedOr404<T>(
+  caller: Caller,
+  id: string,
+  run: (upstreamId: string) => Promise<T>,
+): Promise<T> {
+  const upstreamId = openForCaller(caller.id, id);
+  if (upstreamId === undefined || !(await owns(caller, upstreamId))) throw fileNotFound(id);
   try {
-    return await run();
+    return await run(upstreamId);
   } catch (e) {
     if (isUpstreamError(e) && e.status === 404) throw fileNotFound(id);
     throw e;
   }
 }
 
-export const retrieveFile = (caller: Caller, id: string) =>
-  ownedOr404(caller, id, () => getOpenAI().files.retrieve(id));
-
-export async function deleteFile(caller: Caller, id: string): Promise<unknown> {
-  const result = await ownedOr404(caller, id, () => getOpenAI().files.delete(id));
-  await forgetOwnership(caller, id);
-  return result;
+export async function retrieveFile(caller: Caller, id: string): Promise<FileObject> {
+  const file = await ownedOr404(caller, id, (upstreamId) => getOpenAI().files.retrieve(upstreamId));
+  return { ...file, id };
 }
 
-/** Every `file_id` a request names (input files, code interpreter containers) must be the caller's. */
-export async function assertFilesOwned(caller: Caller, body: Record<string, unknown>): Promise<void> {
-  const ids = new Set<string>();
-  const visit = (value: unknown, depth: number): void => {
-    if (depth > 32 || value === null || typeof value !== 'object') return;
-    if (Array.isArray(value)) return value.forEach((v) => visit(v, depth + 1));
-    const obj = value as Record<string, unknown>;
-    if (typeof obj.file_id === 'string' && !obj.file_id.startsWith('documents/')) ids.add(obj.file_id);
-    if (Array.isArray(obj.file_ids)) obj.file_ids.forEach((id) => typeof id === 'string' && ids.add(id));
-    for (const key of ['input', 'content', 'tools', 'container']) visit(obj[key], depth + 1);
-  };
-  visit(body, 0);
-  for (const id of ids) if (!(await owns(caller, id))) throw fileNotFound(id);
+export async function deleteFile(caller: Caller, id: string): Promise<unknown> {
+  const result = await ownedOr404(caller, id, async (upstreamId) => {
+    const deleted = await getOpenAI().files.delete(upstreamId);
+    await forgetOwnership(caller, upstreamId);
+    return deleted;
+  });
+  return { ...result, id };
 }

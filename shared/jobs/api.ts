@@ -8,6 +8,7 @@ import type { Caller } from '../callers/auth';
 import { getConfig } from '../platform/config';
 import { badRequest } from '../platform/errors';
 import { isNotFound } from '../platform/storage';
+import { openForCaller, sealForCaller } from '../platform/caller-ids';
 import { claimFinalization, outcomeOf } from './claim';
 import { runFinalization } from './finalize';
 import { pollDelay } from '../platform/scheduling/backoff';
@@ -175,7 +176,7 @@ async function deleteIfPresent(store: JobStore, partitionKey: string, rowKey: st
 /** A job as its caller sees it, or undefined if `caller` has no such job. */
 export async function getJobView(caller: Caller, responseId: string): Promise<JobView | undefined> {
   const job = await readJob(await openJobStore(), responseId);
-  return job && job.callerId === caller.id ? toJobView(job) : undefined;
+  return job && job.callerId === caller.id ? sealedView(caller, toJobView(job)) : undefined;
 }
 
 export interface ListJobsOptions {
@@ -212,12 +213,18 @@ export function parseListJobsQuery(query: URLSearchParams): ListJobsOptions {
   }
   const after = query.get('after');
   if (after !== null) {
-    if (!/^[A-Za-z0-9_-]{1,128}$/.test(after))
+    if (!/^[A-Za-z0-9_-]{1,200}$/.test(after))
       throw badRequest("'after' is not a valid id.", 'after', 'invalid_id');
     options.after = after;
   }
   return options;
 }
+
+/** A job as its caller sees it: with the response id they hold. */
+const sealedView = (caller: Caller, view: JobView): JobView => ({
+  ...view,
+  id: sealForCaller(caller.id, view.id),
+});
 
 /** The caller's jobs, newest first, in OpenAI's list shape. One range query per page (more with filters). */
 export async function listJobs(caller: Caller, options: ListJobsOptions = {}): Promise<JobList> {
@@ -225,7 +232,9 @@ export async function listJobs(caller: Caller, options: ListJobsOptions = {}): P
   const limit = options.limit ?? 20;
   const parts = [odata`PartitionKey eq ${listPartition(caller.id)}`];
   if (options.after) {
-    const cursor = await readJob(store, options.after);
+    // The cursor is an id the caller was given (sealed for them); another caller's opens to nothing.
+    const upstreamId = openForCaller(caller.id, options.after);
+    const cursor = upstreamId === undefined ? undefined : await readJob(store, upstreamId);
     if (!cursor || cursor.callerId !== caller.id) {
       throw badRequest(
         `'after' must be the id of one of your jobs; '${options.after}' is not.`,
@@ -246,7 +255,7 @@ export async function listJobs(caller: Caller, options: ListJobsOptions = {}): P
     rows.push(...page);
     if (rows.length > limit) break;
   }
-  const data = rows.slice(0, limit).map(toJobView);
+  const data = rows.slice(0, limit).map((row) => sealedView(caller, toJobView(row)));
   return {
     object: 'list',
     data,

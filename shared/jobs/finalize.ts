@@ -23,6 +23,7 @@ import { getOpenAI } from '../platform/clients';
 import { getConfig } from '../platform/config';
 import { isUpstreamError } from '../platform/errors';
 import { isNotFound } from '../platform/storage';
+import { sealForCaller } from '../platform/caller-ids';
 import { enqueueWebhookEvent } from '../webhooks/delivery';
 import { buildEvent, responseUrl, WEBHOOK_EVENT_TYPES, type WebhookEventType } from '../webhooks/events';
 import { expiryMessage, FINALIZE_LEASE_MS, moveDue } from './claim';
@@ -279,10 +280,12 @@ class Finalization {
     const type = (WEBHOOK_EVENT_TYPES as readonly string[]).includes(hookResult?.eventType ?? '')
       ? (hookResult!.eventType as WebhookEventType)
       : eventTypeFor(job, this.status);
+    // The ids the job's caller holds: sealed for them, as every answer they got.
+    const id = sealForCaller(job.callerId, job.responseId);
     const event = buildEvent(
       type,
       {
-        id: job.responseId,
+        id,
         object: 'response',
         kind: job.kind,
         status: this.status,
@@ -291,7 +294,7 @@ class Finalization {
         completed_at: Math.floor((job.completedAt ?? this.clock()) / 1000),
         error: parseJson<JobError>(job.lastError) ?? null,
         usage: parseJson<NonNullable<Response['usage']>>(job.usage) ?? null,
-        url: responseUrl(job.responseId),
+        url: responseUrl(id),
         ...(hookResult?.eventData ?? {}),
       },
       job.completedAt ?? this.clock(),

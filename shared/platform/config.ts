@@ -5,6 +5,8 @@
  * settings (`infra/app/api.bicep`); `tests/infra` checks that Bicep sets every name listed in `SETTINGS`.
  */
 
+import { parseIdSealingKeys, type IdSealingKey } from './sealed-ids';
+
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
@@ -70,6 +72,27 @@ const oneOf =
     }
     return raw as T;
   };
+
+const sealingKeys: Parser<IdSealingKey[]> = (raw, name) => {
+  try {
+    return parseIdSealingKeys(raw, name);
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+};
+
+const sharedIds: Parser<ReadonlySet<string>> = (raw, name) => {
+  const ids = new Set<string>();
+  for (const id of list(raw, name)) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/.test(id)) {
+      throw new ConfigError(
+        `Setting ${name}: '${id.slice(0, 40)}' is not an id (letters, digits, '_', '-', '.', ':'; at most 128 characters).`,
+      );
+    }
+    ids.add(id);
+  }
+  return ids;
+};
 
 /** Every setting the code reads. Keep the order: it is the order of the README table. */
 export const SETTINGS = {
@@ -157,6 +180,28 @@ export const SETTINGS = {
       'Upstream retries (honouring `retry-after-ms`/`retry-after`). A create without an `Idempotency-Key` is retried on 429 only (a 5xx or timeout may hide a created response); creates behind a key and all other calls also on 5xx and connection errors.',
     default: '2',
     parse: int(0, 10),
+  },
+  idSealingKeys: {
+    name: 'ID_SEALING_KEYS',
+    description:
+      'Keys that bind every id handed to a caller to that caller (`kid:base64secret`, comma-separated, first is current; secrets of 32+ bytes). A Key Vault reference in Azure; `npm start` generates one into local.settings.json.',
+    required: true,
+    parse: sealingKeys,
+  },
+  sharedPromptIds: {
+    name: 'SHARED_PROMPT_IDS',
+    description: 'Prompt ids (`prompt.id`) every caller may use, comma-separated; any other is refused.',
+    parse: sharedIds,
+  },
+  sharedVectorStoreIds: {
+    name: 'SHARED_VECTOR_STORE_IDS',
+    description: 'Vector store ids (`tools[].vector_store_ids`) every caller may use, comma-separated.',
+    parse: sharedIds,
+  },
+  sharedConversationIds: {
+    name: 'SHARED_CONVERSATION_IDS',
+    description: 'Conversation ids (`conversation`) every caller may use, comma-separated.',
+    parse: sharedIds,
   },
   appServiceAuth: {
     name: 'APP_SERVICE_AUTH_ENABLED',

@@ -9,7 +9,6 @@ import type {
   ResponseStreamEvent,
 } from 'openai/resources/responses/responses';
 import type { Caller } from '../callers/auth';
-import { forgetOwnership, recordOwnership } from '../callers/ownership';
 import { storeImages } from '../files/images';
 import {
   abandonIdempotent,
@@ -23,6 +22,7 @@ import { getOpenAI } from '../platform/clients';
 import { badRequest } from '../platform/errors';
 import { resolveWebhookTarget } from '../webhooks/registration';
 import { deleteUploadedFiles } from './documents-ref';
+import { sealIds } from './ids';
 import { prepareCreate, type PreparedCreate } from './prepare';
 import { readingAhead, relay } from './stream';
 import { isTerminalResponse, logResponse, upstreamCreate } from './upstream';
@@ -76,12 +76,13 @@ async function prepareRun(
   return { cc, prepared, webhookUrl, idempotent };
 }
 
-/** What happens once the service has a response object: it becomes the caller's, and its work is tracked. */
+/**
+ * What happens once the service has a response object. Its id becomes the caller's by sealing (no record
+ * needed); a background response is tracked as a job, the one storage write a create makes.
+ */
 async function adopt(run: CreateRun, response: Response): Promise<void> {
   const { cc, prepared } = run;
-  const background = prepared.fields.background;
-  await recordOwnership(cc.caller, response.id, { deployment: prepared.fields.model, background });
-  if (background && !isTerminalResponse(response)) {
+  if (prepared.fields.background && !isTerminalResponse(response)) {
     await trackBackgroundJob({
       caller: cc.caller,
       response,
@@ -115,7 +116,6 @@ async function discard(run: CreateRun, response: Response): Promise<void> {
   if (prepared.fields.background && !isTerminalResponse(response))
     await attempt('cancel', () => openai.responses.cancel(response.id, options));
   const deleted = await attempt('delete', () => openai.responses.delete(response.id, options));
-  await attempt('forgetOwnership', () => forgetOwnership(cc.caller, response.id));
   await attempt('deleteUploadedFiles', () => deleteUploadedFiles(prepared.uploadedFileIds));
   cc.context.warn(
     JSON.stringify({
@@ -134,7 +134,7 @@ async function settle(run: CreateRun, response: Response): Promise<void> {
   if (!run.prepared.fields.background) await deleteUploadedFiles(run.prepared.uploadedFileIds);
 }
 
-/** Non-streaming create (synchronous or background). */
+/** Non-streaming create (synchronous or background); the answer has the caller's ids. */
 async function createOnce(run: CreateRun): Promise<Response> {
   const { cc, prepared } = run;
   const started = Date.now();
@@ -167,7 +167,7 @@ async function createOnce(run: CreateRun): Promise<Response> {
     started,
     usage: response.usage,
   });
-  return response;
+  return sealIds(cc.caller, response);
 }
 
 /**
@@ -256,6 +256,7 @@ async function createStream(run: CreateRun): Promise<AsyncIterable<Uint8Array>> 
           });
         },
         onAdoptFailed: (response) => discard(run, response),
+        seal: (event) => sealIds(cc.caller, event),
         resumable: prepared.fields.background,
         signal: cc.signal,
         log: cc.context,

@@ -1,12 +1,11 @@
 /**
- * A create request made ready for Azure OpenAI: validated, the default deployment filled in, the caller's
- * ownership of every id it names checked, the image-generation header added, document references resolved.
+ * A create request made ready for Azure OpenAI: validated, the default deployment filled in, every id it names
+ * proved the caller's and opened (ids.ts), the image-generation header added, document references resolved.
  */
 import type { Caller } from '../callers/auth';
-import { assertOwned } from '../callers/ownership';
-import { assertFilesOwned } from '../files/service';
 import { getConfig } from '../platform/config';
 import { resolveDocumentRefs } from './documents-ref';
+import { openBodyIds } from './ids';
 import { validateCreate, type CreateFields } from './validate';
 
 export interface PreparedCreate {
@@ -21,8 +20,8 @@ export interface PreparedCreate {
 export async function prepareCreate(caller: Caller, body: Record<string, unknown>): Promise<PreparedCreate> {
   const fields = validateCreate(body);
   body.model = fields.model;
-  if (fields.previousResponseId) await assertOwned(caller, fields.previousResponseId, 'previous_response_id');
-  await assertFilesOwned(caller, body);
+  // Before document references are resolved: those are the service's own `documents/<name>` file ids.
+  openBodyIds(caller, body);
   const headers: Record<string, string> = {};
   if (fields.tools.some((t) => t.type === 'image_generation')) {
     // Azure needs the image deployment named in a header (see the how-to's image generation section).

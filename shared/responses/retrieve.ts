@@ -1,12 +1,14 @@
-/** Reading a response the caller owns: retrieve (JSON or a resumed stream) and its input items. */
+/** Reading a response the caller holds: retrieve (JSON or a resumed stream) and its input items. */
 import type { Response, ResponseIncludable } from 'openai/resources/responses/responses';
 import type { ResponseItemList } from 'openai/resources/responses/input-items';
 import type { Caller } from '../callers/auth';
-import { assertOwned } from '../callers/ownership';
-import { storeImages } from '../files/images';
+import { responseNotFound } from '../callers/ownership';
+import { openImage, storeImages } from '../files/images';
 import { terminalResponseFromJob } from '../jobs/api';
 import { getOpenAI } from '../platform/clients';
+import { badRequest, isUpstreamError, notFound } from '../platform/errors';
 import type { Log } from '../platform/log';
+import { openItemId, openResponseId, sealIds } from './ids';
 import { relay } from './stream';
 import { notFoundIfGone } from './upstream';
 
@@ -16,18 +18,31 @@ export interface RetrieveOptions {
   startingAfter?: number;
 }
 
-/** Retrieve: from the job record when the background job is finalized, else from upstream. */
+/**
+ * Retrieve. A synchronous response is read from upstream and nothing else (no storage round trip); a background
+ * one answers from its job record once finalized, which says what the job says (a caller's cancel wins, an
+ * expired job reads as cancelled) even where upstream says otherwise or no longer has it.
+ */
 export async function retrieveResponse(caller: Caller, id: string, include: string[]): Promise<Response> {
-  const { background } = await assertOwned(caller, id);
-  // Only background responses have job records; a synchronous one (background: false on its ownership record)
-  // would pay a table read for a certain miss on every retrieve.
-  if (include.length === 0 && background !== false) {
-    const stored = await terminalResponseFromJob(id);
-    if (stored) return stored;
+  const upstreamId = openResponseId(caller, id);
+  let response: Response;
+  try {
+    response = await getOpenAI().responses.retrieve(upstreamId, {
+      include: include as ResponseIncludable[],
+      stream: false,
+    });
+  } catch (e) {
+    if (!(isUpstreamError(e) && e.status === 404)) throw e;
+    // Gone upstream: a finalized background job may still hold it.
+    const stored = include.length === 0 ? await terminalResponseFromJob(upstreamId) : undefined;
+    if (!stored) throw responseNotFound(id);
+    return sealIds(caller, stored);
   }
-  return notFoundIfGone(id, () =>
-    getOpenAI().responses.retrieve(id, { include: include as ResponseIncludable[], stream: false }),
-  );
+  if (response.background && include.length === 0) {
+    const stored = await terminalResponseFromJob(upstreamId);
+    if (stored) return sealIds(caller, stored);
+  }
+  return sealIds(caller, response);
 }
 
 /** Resumes a stream (`GET ?stream=true&starting_after=N`). */
@@ -38,10 +53,10 @@ export async function retrieveResponseStream(
   signal: AbortSignal,
   log: Log,
 ): Promise<AsyncIterable<Uint8Array>> {
-  const { background } = await assertOwned(caller, id);
+  const upstreamId = openResponseId(caller, id);
   const stream = await notFoundIfGone(id, () =>
     getOpenAI().responses.retrieve(
-      id,
+      upstreamId,
       {
         include: options.include as ResponseIncludable[],
         stream: true,
@@ -52,10 +67,12 @@ export async function retrieveResponseStream(
   );
   return relay(stream, {
     onEnded: async (response) => void (await storeImages(response)),
-    resumable: background !== false,
+    seal: (event) => sealIds(caller, event),
+    // Only background responses can be resumed upstream, and only they can be streamed again.
+    resumable: true,
     signal,
     log,
-    logFields: { caller: caller.id, responseId: id },
+    logFields: { caller: caller.id, responseId: upstreamId },
   });
 }
 
@@ -67,28 +84,47 @@ export interface ListQuery {
   include: string[];
 }
 
-/** One page of the input items of a response the caller owns, in OpenAI's list shape. */
+/** One page of the input items of a response the caller holds, in OpenAI's list shape. */
 export async function listInputItems(
   caller: Caller,
   id: string,
   query: ListQuery,
 ): Promise<ResponseItemList> {
-  await assertOwned(caller, id);
+  const upstreamId = openResponseId(caller, id);
+  // Cursors are item ids the caller was given; one that is not theirs is refused like a malformed one.
+  const cursor = (value: string | undefined, name: string) => {
+    if (value === undefined) return undefined;
+    const opened = openItemId(caller, value);
+    if (opened === undefined)
+      throw badRequest(`'${name}' is not an item id of this response.`, name, 'invalid_id');
+    return opened;
+  };
+  const after = cursor(query.after, 'after');
+  const before = cursor(query.before, 'before');
   const page = await notFoundIfGone(id, () =>
-    getOpenAI().responses.inputItems.list(id, {
+    getOpenAI().responses.inputItems.list(upstreamId, {
       limit: query.limit,
       order: query.order,
-      after: query.after,
+      after,
       include: query.include.length ? (query.include as ResponseIncludable[]) : undefined,
       // `before` is in Azure's and OpenAI's API reference, not in the SDK's parameter type.
-      ...(query.before === undefined ? {} : { before: query.before }),
+      ...(before === undefined ? {} : { before }),
     }),
   );
-  return {
+  return sealIds(caller, {
     object: 'list',
     data: page.data,
     first_id: page.data[0]?.id ?? '',
     last_id: page.data.at(-1)?.id ?? '',
     has_more: page.has_more,
-  };
+  });
+}
+
+/** A generated image of a response the caller holds (`GET /responses/{id}/images/{item_id}`). */
+export async function retrieveImage(caller: Caller, id: string, itemId: string) {
+  const upstreamId = openResponseId(caller, id);
+  const upstreamItemId = openItemId(caller, itemId);
+  const image = upstreamItemId === undefined ? undefined : await openImage(upstreamId, upstreamItemId);
+  if (!image) throw notFound(`No generated image '${itemId}' for response '${id}'.`, 'item_id');
+  return image;
 }

@@ -33,6 +33,11 @@ export interface RelayOptions {
    * keep running or stay stored under it.
    */
   onAdoptFailed?: (response: Response) => Promise<void>;
+  /**
+   * Rewrites each event before it is framed (sealing its ids for the caller). Events that carry the response are
+   * copied first: the hooks still need its upstream ids.
+   */
+  seal?: (event: ResponseStreamEvent) => ResponseStreamEvent;
   /** Whether the response can be resumed (`GET ?stream=true&starting_after=N`): background ones only. */
   resumable: boolean;
   /** Fires when the caller disconnects. */
@@ -81,7 +86,8 @@ export async function* relay(
         });
       }
       last = event.sequence_number ?? last;
-      yield Buffer.from(sseFrame(event));
+      const out = options.seal ? options.seal('response' in event ? structuredClone(event) : event) : event;
+      yield Buffer.from(sseFrame(out));
       // An upstream `error` event is the stream's last word: relayed once, as the error it is.
       if (event.type === 'error') ended = true;
       if (TERMINAL_EVENTS.has(event.type)) {

@@ -46,7 +46,7 @@ export interface CreateFields {
   tools: { type: string }[];
 }
 
-const RESPONSE_ID = /^[A-Za-z0-9_-]{1,128}$/;
+const RESPONSE_ID = /^[A-Za-z0-9_-]{1,200}$/;
 
 export function previousResponseId(body: Body): string | undefined {
   optionalType(body, 'previous_response_id', 'string');

@@ -1,4 +1,7 @@
-/** Two callers: the second gets 404 for every id of the first, on every id-bearing route. */
+/**
+ * Two callers: every id of the first, in a route or anywhere in a request body, is answered to the second
+ * exactly as an id that does not exist, and nothing goes upstream; the owner's own use of the same ids works.
+ */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type OpenAI from 'openai';
 import { toFile } from 'openai';
@@ -38,6 +41,39 @@ afterAll(async () => {
 
 const notFound = { status: 404 };
 
+interface Refusal {
+  status: number;
+  code: string | null | undefined;
+  param: string | null | undefined;
+  message: string;
+}
+
+/** What the SDK raised for a refused request (fails the test if it was not refused). */
+async function refusal(request: Promise<unknown>): Promise<Refusal> {
+  try {
+    await request;
+  } catch (e) {
+    const err = e as {
+      status: number;
+      code?: string | null;
+      param?: string | null;
+      error?: { message?: string };
+    };
+    return { status: err.status, code: err.code, param: err.param, message: err.error?.message ?? '' };
+  }
+  throw new Error('the request was not refused');
+}
+
+/**
+ * The answer for an id nobody was ever given (same prefix and shape as `id`), with that id in its message
+ * replaced by `id`: another caller's id must get exactly this.
+ */
+async function sameAsUnknown(id: string, send: (id: string) => Promise<unknown>): Promise<Refusal> {
+  const unknown = `${id.slice(0, id.indexOf('_') + 1)}${'A'.repeat(id.length - id.indexOf('_') - 1)}`;
+  const answer = await refusal(send(unknown));
+  return { ...answer, message: answer.message.replace(unknown, id) };
+}
+
 describe('a caller cannot reach another caller’s work', () => {
   it('cannot retrieve it', async () => {
     await expect(mallory.client.responses.retrieve(aliceResponse.id)).rejects.toMatchObject(notFound);
@@ -53,27 +89,120 @@ describe('a caller cannot reach another caller’s work', () => {
     await expect(mallory.client.responses.inputItems.list(aliceResponse.id)).rejects.toMatchObject(notFound);
   });
 
-  it('cannot continue it with previous_response_id', async () => {
-    await expect(
+  it('cannot continue it with previous_response_id (the answer for an unknown previous response)', async () => {
+    const answer = await refusal(
       mallory.client.responses.create({
         model: 'gpt-4.1',
         previous_response_id: aliceResponse.id,
         input: 'what were the plans?',
       }),
-    ).rejects.toMatchObject(notFound);
+    );
+    expect(answer).toMatchObject({
+      status: 400,
+      code: 'previous_response_not_found',
+      param: 'previous_response_id',
+    });
+    expect(answer).toEqual(
+      await sameAsUnknown(aliceResponse.id, (id) =>
+        mallory.client.responses.create({ model: 'gpt-4.1', previous_response_id: id, input: 'x' }),
+      ),
+    );
   });
 
   it('cannot compact it or count its tokens', async () => {
-    await expect(
-      mallory.client.responses.compact({ model: 'gpt-4.1', previous_response_id: aliceResponse.id }),
-    ).rejects.toMatchObject(notFound);
-    await expect(
-      mallory.client.responses.inputTokens.count({
+    const notFoundPrevious = { status: 400, code: 'previous_response_not_found' };
+    expect(
+      await refusal(
+        mallory.client.responses.compact({ model: 'gpt-4.1', previous_response_id: aliceResponse.id }),
+      ),
+    ).toMatchObject(notFoundPrevious);
+    expect(
+      await refusal(
+        mallory.client.responses.inputTokens.count({
+          model: 'gpt-4.1',
+          previous_response_id: aliceResponse.id,
+          input: 'x',
+        }),
+      ),
+    ).toMatchObject(notFoundPrevious);
+  });
+
+  it('cannot read its messages through item_reference, to its input or its output', async () => {
+    const inputId = (await alice.client.responses.inputItems.list(aliceResponse.id)).data[0]!.id;
+    const outputId = aliceResponse.output.find((i) => i.type === 'message')!.id;
+    for (const id of [inputId, outputId]) {
+      const answer = await refusal(
+        mallory.client.responses.create({
+          model: 'gpt-4.1',
+          input: [
+            { type: 'item_reference', id },
+            { role: 'user', content: 'What did I say?' },
+          ],
+        }),
+      );
+      expect(answer).toMatchObject({ status: 400, code: 'item_not_found', param: 'input[0].id' });
+      expect(answer).toEqual(
+        await sameAsUnknown(id, (other) =>
+          mallory.client.responses.create({
+            model: 'gpt-4.1',
+            input: [
+              { type: 'item_reference', id: other },
+              { role: 'user', content: 'x' },
+            ],
+          }),
+        ),
+      );
+    }
+    // The owner's own references work, and reach the text they name.
+    const own = await alice.client.responses.create({
+      model: 'gpt-4.1',
+      input: [
+        { type: 'item_reference', id: inputId },
+        { role: 'user', content: 'What did I say?' },
+      ],
+    });
+    expect(own.status).toBe('completed');
+  });
+
+  it('cannot run code in its code interpreter container', async () => {
+    const ran = await alice.client.responses.create({
+      model: 'gpt-4.1',
+      input: 'Run this: count the words here.',
+      tools: [{ type: 'code_interpreter', container: { type: 'auto' } }],
+    });
+    const call = ran.output.find((i) => i.type === 'code_interpreter_call')!;
+    expect(call.container_id).toMatch(/^cntr_/);
+    const answer = await refusal(
+      mallory.client.responses.create({
         model: 'gpt-4.1',
-        previous_response_id: aliceResponse.id,
-        input: 'x',
+        input: 'Run this: list the files.',
+        tools: [{ type: 'code_interpreter', container: call.container_id }],
       }),
-    ).rejects.toMatchObject(notFound);
+    );
+    expect(answer).toMatchObject({ status: 400, code: 'container_not_found', param: 'tools[0].container' });
+    const again = await alice.client.responses.create({
+      model: 'gpt-4.1',
+      input: 'Run this: count again.',
+      tools: [{ type: 'code_interpreter', container: call.container_id }],
+    });
+    expect(again.output.find((i) => i.type === 'code_interpreter_call')!.container_id).toBe(
+      call.container_id,
+    );
+  });
+
+  it('refuses ids of resources it cannot vouch for (vector stores, conversations, prompts), naming the field', async () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ tools: [{ type: 'file_search', vector_store_ids: ['vs_abc'] }] }, 'tools[0].vector_store_ids[0]'],
+      [{ conversation: 'conv_abc' }, 'conversation'],
+      [{ prompt: { id: 'pmpt_abc' } }, 'prompt.id'],
+      [{ input: [{ type: 'message', role: 'user', content: 'x', secret_id: 'x' }] }, 'input[0].secret_id'],
+    ];
+    for (const [fields, param] of cases) {
+      const answer = await refusal(
+        mallory.client.responses.create({ model: 'gpt-4.1', input: 'x', ...fields } as never),
+      );
+      expect(answer).toMatchObject({ status: 400, param });
+    }
   });
 
   it('cannot fetch its generated images', async () => {
@@ -90,12 +219,14 @@ describe('a caller cannot reach another caller’s work', () => {
 
   it('cannot use or see its files', async () => {
     await expect(mallory.client.files.retrieve(aliceFile.id)).rejects.toMatchObject(notFound);
-    await expect(
-      mallory.client.responses.create({
-        model: 'gpt-4.1',
-        input: [{ role: 'user', content: [{ type: 'input_file', file_id: aliceFile.id }] }],
-      }),
-    ).rejects.toMatchObject(notFound);
+    expect(
+      await refusal(
+        mallory.client.responses.create({
+          model: 'gpt-4.1',
+          input: [{ role: 'user', content: [{ type: 'input_file', file_id: aliceFile.id }] }],
+        }),
+      ),
+    ).toMatchObject({ status: 400, code: 'file_not_found', param: 'input[0].content[0].file_id' });
     await expect(mallory.client.files.delete(aliceFile.id)).rejects.toMatchObject(notFound);
   });
 
@@ -134,6 +265,7 @@ describe('a caller cannot reach another caller’s work', () => {
       'GET /responses/{id}/input_items',
       'POST /responses/{id}/cancel',
       'DELETE /responses/{id}',
+      'POST /responses',
     ];
     const counts = async () => {
       const { requests } = await stack.emulatorStats();
@@ -143,6 +275,9 @@ describe('a caller cannot reach another caller’s work', () => {
     await mallory.client.responses.inputItems.list(aliceResponse.id).catch(() => undefined);
     await mallory.client.responses.cancel(aliceBackground.id).catch(() => undefined);
     await mallory.client.responses.delete(aliceResponse.id).catch(() => undefined);
+    await mallory.client.responses
+      .create({ model: 'gpt-4.1', input: [{ type: 'item_reference', id: aliceResponse.output[0]!.id! }] })
+      .catch(() => undefined);
     expect(await counts()).toEqual(before);
   });
 });

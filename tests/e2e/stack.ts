@@ -12,6 +12,7 @@ import { resetStorageForTests } from '../../shared/platform/storage';
 import { createKey } from '../../shared/callers/keys';
 import { freePort } from '../support/ports';
 import { startAzurite } from '../support/azurite';
+import { generateIdSealingKeyEntry } from '../../shared/platform/sealed-ids';
 
 export const EMULATOR_KEY = 'emulator-key';
 
@@ -49,6 +50,8 @@ export interface Stack {
 
 export const BASE_SETTINGS = {
   GATEWAY_MODE: 'local',
+  // One key ring per test file: the hosts it starts and its own in-process clients seal ids alike.
+  ID_SEALING_KEYS: generateIdSealingKeyEntry('t1'),
   AZURE_OPENAI_API_KEY: EMULATOR_KEY,
   AZURE_OPENAI_CHAT_DEPLOYMENT: 'gpt-4.1',
   AZURE_OPENAI_IMAGE_DEPLOYMENT: 'gpt-image-1',

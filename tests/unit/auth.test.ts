@@ -2,6 +2,7 @@ import { HttpRequest } from '@azure/functions';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { authenticate, callerBlobPrefix } from '../../shared/callers/auth';
 import { resetConfigForTests } from '../../shared/platform/config';
+import { generateIdSealingKeyEntry } from '../../shared/platform/sealed-ids';
 
 const principal = (claims: { typ: string; val: string }[]) =>
   Buffer.from(JSON.stringify({ auth_typ: 'aad', claims })).toString('base64');
@@ -17,6 +18,7 @@ function configure(appServiceAuth: boolean) {
     AZURE_OPENAI_IMAGE_DEPLOYMENT: 'image',
     AZURE_OPENAI_SUMMARY_DEPLOYMENT: 'summary',
     AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+    ID_SEALING_KEYS: generateIdSealingKeyEntry('t1'),
     APP_SERVICE_AUTH_ENABLED: String(appServiceAuth),
   });
   resetConfigForTests();

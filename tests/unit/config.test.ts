@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig, SETTINGS } from '../../shared/platform/config';
+import { generateIdSealingKeyEntry } from '../../shared/platform/sealed-ids';
 
 const minimal = {
   AZURE_OPENAI_ENDPOINT: 'https://example.openai.azure.com/',
@@ -7,6 +8,7 @@ const minimal = {
   AZURE_OPENAI_IMAGE_DEPLOYMENT: 'image',
   AZURE_OPENAI_SUMMARY_DEPLOYMENT: 'summary',
   AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+  ID_SEALING_KEYS: generateIdSealingKeyEntry('t1'),
 };
 
 describe('configuration', () => {
@@ -24,6 +26,18 @@ describe('configuration', () => {
   it('names the missing setting', () => {
     const { AZURE_OPENAI_ENDPOINT: _, ...rest } = minimal;
     expect(() => loadConfig(rest)).toThrow(/AZURE_OPENAI_ENDPOINT/);
+  });
+
+  it('refuses to start without id sealing keys, or with a weak one, naming ID_SEALING_KEYS', () => {
+    const { ID_SEALING_KEYS: _, ...rest } = minimal;
+    expect(() => loadConfig(rest)).toThrow(/ID_SEALING_KEYS/);
+    expect(() => loadConfig({ ...minimal, ID_SEALING_KEYS: 'k1:c2hvcnQ=' })).toThrow(
+      /ID_SEALING_KEYS.*at least 32/,
+    );
+    expect(() => loadConfig({ ...minimal, SHARED_PROMPT_IDS: 'pmpt_1, ../x' })).toThrow(/SHARED_PROMPT_IDS/);
+    expect(loadConfig({ ...minimal, SHARED_PROMPT_IDS: 'pmpt_1, pmpt_2' }).sharedPromptIds).toEqual(
+      new Set(['pmpt_1', 'pmpt_2']),
+    );
   });
 
   it('names a malformed setting and what it must be', () => {

@@ -86,23 +86,6 @@ const SEALED_FIELDS: {
     code: 'item_not_found',
   },
   {
-    what: 'an output message passed back',
-    upstream: up('msg'),
-    body: (id) => ({
-      input: [
-        {
-          type: 'message',
-          role: 'assistant',
-          id,
-          status: 'completed',
-          content: [{ type: 'output_text', text: 'x', annotations: [] }],
-        },
-      ],
-    }),
-    at: 'input[0].id',
-    code: 'item_not_found',
-  },
-  {
     what: 'a reasoning item passed back (store: false)',
     upstream: up('rs'),
     body: (id) => ({
@@ -349,6 +332,29 @@ describe('ids in a request', () => {
       }
     },
   );
+
+  it("drops, rather than forwards, an id it cannot open on a message given in full (another caller's, made up, raw)", () => {
+    const upstream = up('msg');
+    const message = (id: string) => ({
+      input: [
+        {
+          type: 'message',
+          role: 'assistant',
+          id: id as string | undefined,
+          status: 'completed',
+          content: [{ type: 'output_text', text: 'x', annotations: [] }],
+        },
+      ],
+    });
+    for (const id of [sealId(B, upstream), 'msg_001', upstream]) {
+      const body = message(id);
+      openRequestIds(A, body, shared);
+      expect(body.input[0]).not.toHaveProperty('id');
+    }
+    const own = message(sealId(A, upstream));
+    openRequestIds(A, own, shared);
+    expect(own.input[0]!.id).toBe(upstream);
+  });
 
   it('answers a foreign previous_response_id as upstream answers an unknown one', () => {
     const id = sealId(B, up('resp'));

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { validateCreate } from '../../shared/responses/validate';
 import { resetConfigForTests } from '../../shared/platform/config';
+import { generateIdSealingKeyEntry } from '../../shared/platform/sealed-ids';
 
 beforeEach(() => {
   Object.assign(process.env, {
@@ -10,6 +11,7 @@ beforeEach(() => {
     AZURE_OPENAI_SUMMARY_DEPLOYMENT: 'summary',
     AZURE_OPENAI_ALLOWED_DEPLOYMENTS: 'chat,reasoner',
     AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+    ID_SEALING_KEYS: generateIdSealingKeyEntry('t1'),
   });
   resetConfigForTests();
 });

@@ -70,7 +70,10 @@ let depth = 0;
 loader._load = (request, parent, isMain) => {
   // Bare package names only: the entry files themselves are required by absolute path.
   const fromApp =
-    !!parent?.filename && !parent.filename.includes('node_modules') && !request.startsWith('.') && !isAbsolute(request);
+    !!parent?.filename &&
+    !parent.filename.includes('node_modules') &&
+    !request.startsWith('.') &&
+    !isAbsolute(request);
   const key = fromApp && !request.startsWith('node:') ? request : undefined;
   if (!key || depth > 0) return load(request, parent, isMain);
   depth++;

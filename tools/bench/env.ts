@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../settings';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { generateIdSealingKeyEntry } from '../../shared/platform/sealed-ids';
 
 export { sleep };
 
@@ -173,11 +174,15 @@ export async function startHost(
   return { url, pid: child.pid, logs: () => output, stop: () => stopChild(child) };
 }
 
+/** One key ring for the whole run: hosts and in-process measurements seal ids alike. */
+const BENCH_ID_SEALING_KEYS = generateIdSealingKeyEntry('b1');
+
 /** Settings of the app under test: local mode, the emulator, and timers that stay out of the measurements. */
 export function appSettings(connectionString: string, emulatorUrl: string): Record<string, string> {
   return {
     FUNCTIONS_WORKER_RUNTIME: 'node',
     GATEWAY_MODE: 'local',
+    ID_SEALING_KEYS: BENCH_ID_SEALING_KEYS,
     AzureWebJobsStorage: connectionString,
     AZURE_OPENAI_ENDPOINT: emulatorUrl,
     AZURE_OPENAI_API_KEY: EMULATOR_KEY,

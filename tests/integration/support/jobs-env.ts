@@ -15,6 +15,7 @@ import { useStorageNamesForTests, type StorageNames } from '../../../shared/plat
 import { clearWebhookCacheForTests } from '../../../shared/webhooks/registration';
 import type { JobLog } from '../../../shared/jobs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { generateIdSealingKeyEntry } from '../../../shared/platform/sealed-ids';
 
 export { sleep };
 
@@ -52,6 +53,7 @@ export async function startJobsEnv(
     AZURE_OPENAI_SUMMARY_DEPLOYMENT: 'gpt-4.1-mini',
     AZURE_OPENAI_MAX_RETRIES: '0',
     GATEWAY_MODE: 'local',
+    ID_SEALING_KEYS: process.env.ID_SEALING_KEYS || generateIdSealingKeyEntry('t1'),
     POLL_INITIAL_DELAY_MS: '50',
     POLL_MAX_DELAY_MS: '200',
     POLL_CONCURRENCY: '8',
