@@ -110,14 +110,17 @@ describe('POST /v1/responses (responses-create)', () => {
     expect(openAIError(notJson).code).toBe('invalid_json');
   });
 
-  it("answers 404 for another caller's previous_response_id, before anything goes upstream", async () => {
+  it("answers another caller's previous_response_id as an unknown one (400 previous_response_not_found)", async () => {
     const bobs = await create(bob, { input: 'Bob speaks.' });
     const chained = await call('responses-create', {
       key: alice.key,
       json: { input: 'Continue.', previous_response_id: bobs.id },
     });
-    expect(chained.status).toBe(404);
-    expect(openAIError(chained)).toMatchObject({ param: 'previous_response_id', code: 'not_found' });
+    expect(chained.status).toBe(400);
+    expect(openAIError(chained)).toMatchObject({
+      param: 'previous_response_id',
+      code: 'previous_response_not_found',
+    });
   });
 });
 
@@ -281,7 +284,7 @@ describe('POST /v1/responses/compact (responses-compact)', () => {
     expect(body.output.map((o) => o.type)).toEqual(['compaction']);
   });
 
-  it('answers 400 naming input when there is nothing to compact, and 404 for a foreign previous_response_id', async () => {
+  it('answers 400 naming input when there is nothing to compact, and 400 for a foreign previous_response_id', async () => {
     const nothing = await call('responses-compact', { key: alice.key, json: { model: 'gpt-4.1' } });
     expect(nothing.status).toBe(400);
     expect(openAIError(nothing)).toMatchObject({ param: 'input', code: 'missing_required_parameter' });
@@ -290,8 +293,11 @@ describe('POST /v1/responses/compact (responses-compact)', () => {
       key: alice.key,
       json: { previous_response_id: bobs.id },
     });
-    expect(foreign.status).toBe(404);
-    expect(openAIError(foreign).param).toBe('previous_response_id');
+    expect(foreign.status).toBe(400);
+    expect(openAIError(foreign)).toMatchObject({
+      param: 'previous_response_id',
+      code: 'previous_response_not_found',
+    });
   });
 });
 

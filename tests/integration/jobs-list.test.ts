@@ -7,6 +7,7 @@ import type { Caller } from '../../shared/callers/auth';
 import { createKey } from '../../shared/callers/keys';
 import { recordCancel, trackBackgroundJob, type JobList } from '../../shared/jobs';
 import { startJobsEnv, uniqueSuffix, type JobsEnv } from './support/jobs-env';
+import { sealForCaller } from '../../shared/platform/caller-ids';
 
 let env: JobsEnv;
 let key: string;
@@ -22,6 +23,8 @@ const fakeResponse = (id: string, createdAt: number, status: Response['status'] 
     output: [],
     model: 'gpt-4.1',
   }) as unknown as Response;
+
+let held: string[] = [];
 
 beforeAll(async () => {
   env = await startJobsEnv();
@@ -41,6 +44,8 @@ beforeAll(async () => {
   }
   // One ended: cancelled by its caller.
   await recordCancel(ids[1]!, fakeResponse(ids[1]!, base + 1, 'cancelled'), env.log);
+  // The ids the caller holds: sealed for them, as every answer of the service.
+  held = ids.map((id) => sealForCaller(caller.id, id));
 });
 
 afterAll(async () => {
@@ -64,33 +69,33 @@ describe('GET /api/v1/jobs', () => {
   it("lists the caller's jobs newest first in OpenAI's list shape, page by page", async () => {
     const page1 = await get('?limit=2');
     expect(page1.status).toBe(200);
-    expect(page1.body).toMatchObject({ object: 'list', has_more: true, first_id: ids[4], last_id: ids[3] });
-    expect(page1.body.data.map((j) => j.id)).toEqual([ids[4], ids[3]]);
+    expect(page1.body).toMatchObject({ object: 'list', has_more: true, first_id: held[4], last_id: held[3] });
+    expect(page1.body.data.map((j) => j.id)).toEqual([held[4], held[3]]);
 
     const page2 = await get(`?limit=2&after=${page1.body.last_id}`);
-    expect(page2.body.data.map((j) => j.id)).toEqual([ids[2], ids[1]]);
+    expect(page2.body.data.map((j) => j.id)).toEqual([held[2], held[1]]);
     expect(page2.body.has_more).toBe(true);
 
     const page3 = await get(`?limit=2&after=${page2.body.last_id}`);
-    expect(page3.body.data.map((j) => j.id)).toEqual([ids[0]]);
+    expect(page3.body.data.map((j) => j.id)).toEqual([held[0]]);
     expect(page3.body.has_more).toBe(false);
   });
 
   it('filters by status and kind', async () => {
     const cancelled = await get('?status=cancelled');
-    expect(cancelled.body.data.map((j) => j.id)).toEqual([ids[1]]);
+    expect(cancelled.body.data.map((j) => j.id)).toEqual([held[1]]);
     expect(cancelled.body.data[0]).toMatchObject({ status: 'cancelled', object: 'background_job' });
     const queued = await get('?status=queued&kind=response');
-    expect(queued.body.data.map((j) => j.id)).toEqual([ids[3], ids[2], ids[0]]);
+    expect(queued.body.data.map((j) => j.id)).toEqual([held[3], held[2], held[0]]);
     const documents = await get('?kind=document');
-    expect(documents.body.data.map((j) => j.id)).toEqual([ids[4]]);
+    expect(documents.body.data.map((j) => j.id)).toEqual([held[4]]);
   });
 
   it("shows nothing of another caller's jobs", async () => {
     const otherKey = await createKey(`other-${uniqueSuffix()}`);
     const other = await get('', otherKey);
     expect(other.body).toEqual({ object: 'list', data: [], first_id: null, last_id: null, has_more: false });
-    const cursor = await get(`?after=${ids[2]}`, otherKey);
+    const cursor = await get(`?after=${held[2]}`, otherKey);
     expect(cursor.status).toBe(400);
     expect(cursor.body.error.param).toBe('after');
   });

@@ -81,8 +81,8 @@ describe('the background poller', () => {
     expect(await env.upstreamCalls('GET /responses/{id}')).toBe(before);
 
     const list = await listJobs(env.caller, {});
-    expect(list.data.map((j) => j.id)).toContain(response.id);
-    const view = list.data.find((j) => j.id === response.id)!;
+    expect(list.data.map((j) => j.id)).toContain(env.held(response.id));
+    const view = list.data.find((j) => j.id === env.held(response.id))!;
     expect(view).toMatchObject({
       object: 'background_job',
       kind: 'response',
@@ -188,7 +188,7 @@ describe('the background poller', () => {
       expect(changed).toMatchObject({ due: 1, polled: 1, rescheduled: 1 });
       expect(await job(response.id)).toMatchObject({ status: 'in_progress', pollCount: 1 });
       expect(
-        (await listJobs(env.caller, { limit: 100 })).data.find((j) => j.id === response.id)?.status,
+        (await listJobs(env.caller, { limit: 100 })).data.find((j) => j.id === env.held(response.id))?.status,
       ).toBe('in_progress');
       expect(await dueRows()).toEqual([(await job(response.id))!.dueKey]);
 
@@ -214,8 +214,10 @@ describe('the background poller', () => {
         .listEntities({ queryOptions: { filter: `PartitionKey eq '${DUE_PARTITION}'` } })
         .next();
       expect(left.done).toBe(true);
-      const listed = (await listJobs(env.caller, { limit: 100 })).data.find((j) => j.id === response.id);
-      expect(listed).toEqual(toJobView(row));
+      const listed = (await listJobs(env.caller, { limit: 100 })).data.find(
+        (j) => j.id === env.held(response.id),
+      );
+      expect(listed).toEqual({ ...toJobView(row), id: env.held(response.id) });
     } finally {
       useStorageNamesForTests(env.names);
     }
@@ -265,7 +267,9 @@ describe('the background poller', () => {
     const before = await env.upstreamCalls('GET /responses/{id}');
     // Once the final JSON is stored, the list says so and a retrieve is answered from the record.
     expect((await terminalResponseFromJob(response.id))?.status).toBe('completed');
-    const listed = (await listJobs(env.caller, { limit: 100 })).data.find((j) => j.id === response.id);
+    const listed = (await listJobs(env.caller, { limit: 100 })).data.find(
+      (j) => j.id === env.held(response.id),
+    );
     expect(listed?.status).toBe('completed');
 
     const resumed = await runPollerTick({ log: env.log, now: Date.now() + 5_000 });
@@ -310,7 +314,7 @@ describe('the background poller', () => {
     expect(row.phase).toBe('finalized');
     expect((await terminalResponseFromJob(response.id))?.status).toBe('cancelled');
     const list = await listJobs(env.caller, { status: 'cancelled' });
-    expect(list.data.map((j) => j.id)).toContain(response.id);
+    expect(list.data.map((j) => j.id)).toContain(env.held(response.id));
   });
 
   it('cancel wins when the poller, not the cancel, sees the later `completed`', async () => {
@@ -347,7 +351,7 @@ describe('the background poller', () => {
     expect(stored?.status).toBe('cancelled');
     expect(stored?.error?.message).toContain('JOB_MAX_AGE_SECONDS');
     const list = await listJobs(env.caller, { status: 'expired' });
-    expect(list.data.map((j) => j.id)).toEqual([response.id]);
+    expect(list.data.map((j) => j.id)).toEqual([env.held(response.id)]);
   });
 
   it("an upstream 429 pushes the job's next poll by the hint and stops the tick when the pause outlasts its budget", async () => {
@@ -400,6 +404,6 @@ describe('the background poller', () => {
     await trackBackgroundJob({ caller: env.caller, response, kind: 'response', deployment: 'gpt-4.1' });
     await tickUntilFinalized([response.id]);
     const list = await listJobs(env.caller, { limit: 100 });
-    expect(list.data.filter((j) => j.id === response.id)).toHaveLength(1);
+    expect(list.data.filter((j) => j.id === env.held(response.id))).toHaveLength(1);
   });
 });

@@ -103,15 +103,16 @@ describe('completion webhooks', () => {
     const event = verify(b) as WebhookEvent & { data: { usage: { total_tokens: number } } };
     verify(a);
     expect(event).toMatchObject({
-      id: eventId(response.id, 'response.completed'),
+      id: eventId(env.held(response.id), 'response.completed'),
       object: 'event',
       type: 'response.completed',
       data: {
-        id: response.id,
+        // The id the caller holds (sealed for them), so they can retrieve what the event announces.
+        id: env.held(response.id),
         status: 'completed',
         kind: 'response',
         deployment: 'gpt-4.1',
-        url: `https://gateway.example.com/api/v1/responses/${response.id}`,
+        url: `https://gateway.example.com/api/v1/responses/${env.held(response.id)}`,
       },
     });
     expect(event.created_at).toBeGreaterThan(0);
@@ -185,7 +186,7 @@ describe('completion webhooks', () => {
       return (await readJob(await openJobStore(), response.id))?.phase === 'finalized';
     });
     await runWebhookTick({ log: env.log });
-    expect(receiver.received.map((r) => JSON.parse(r.body).data.id)).toContain(response.id);
+    expect(receiver.received.map((r) => JSON.parse(r.body).data.id)).toContain(env.held(response.id));
 
     await expect(resolveWebhookTarget(env.caller, 'http://10.0.0.8/hook')).rejects.toMatchObject({
       status: 400,

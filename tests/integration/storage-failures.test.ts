@@ -9,6 +9,7 @@ import { deleteJob, terminalResponseFromJob, trackBackgroundJob } from '../../sh
 import { stillExists } from '../../shared/jobs/finalize';
 import { JOB_ROW, openJobStore, readJob, readResponseJson, storeResponseJson } from '../../shared/jobs/store';
 import { createResponse } from '../../shared/responses/create';
+import { listInputItems, retrieveResponse } from '../../shared/responses/retrieve';
 import { startStorageProxy, type StorageProxy } from '../support/storage-proxy';
 import { startJobsEnv, type JobsEnv } from './support/jobs-env';
 
@@ -69,14 +70,14 @@ describe('storage failing is not absence', () => {
     expect(await terminalResponseFromJob(response.id)).toBeUndefined();
   });
 
-  it('a streamed create whose id cannot be recorded ends with one storage error and is deleted upstream', async () => {
+  it('a streamed background create whose job cannot be recorded ends with one storage error and is deleted upstream', async () => {
     const context = new InvocationContext({ functionName: 'responses-create' });
     const deletesBefore = await env.upstreamCalls('DELETE /responses/{id}');
-    // Every write of the ownership record fails; reads elsewhere work.
-    proxy.failWhen((req) => req.method !== 'GET' && (req.url ?? '').includes('/ownership'));
+    // Every write to the jobs table fails (the job row and its due-index row); everything else works.
+    proxy.failWhen((req) => req.method !== 'GET' && (req.url ?? '').includes(`/${env.names.jobs}`));
     const result = await createResponse(
       { caller: env.caller, context, signal: new AbortController().signal },
-      { model: 'gpt-4.1', input: 'Say hello.', stream: true },
+      { model: 'gpt-4.1', input: 'Say hello.', stream: true, background: true },
     );
     if (!('stream' in result)) throw new Error('expected a stream');
     const chunks: string[] = [];
@@ -94,10 +95,37 @@ describe('storage failing is not absence', () => {
               .slice(6),
           ) as Record<string, unknown>,
       );
-    // The caller never sees the id (no frame goes out before the ownership write), and hears one error: storage's.
+    // The caller never sees the id (no frame goes out before the job is recorded), and hears one error: storage's.
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ type: 'error', code: 'storage_unavailable' });
-    // The response was deleted upstream rather than left running without an owner.
+    // The response was cancelled and deleted upstream rather than left running with nobody tracking it.
     expect(await env.upstreamCalls('DELETE /responses/{id}')).toBe(deletesBefore + 1);
+  });
+
+  it('synchronous and streamed creates, retrieves and input items need no storage at all', async () => {
+    const context = new InvocationContext({ functionName: 'responses-create' });
+    const signal = new AbortController().signal;
+    proxy.failWhen(() => true); // every table request fails
+    const refusedBefore = proxy.refused();
+    const sync = await createResponse(
+      { caller: env.caller, context, signal },
+      { model: 'gpt-4.1', input: 'Hi.' },
+    );
+    if (!('response' in sync)) throw new Error('expected JSON');
+    expect(sync.response.status).toBe('completed');
+    const streamed = await createResponse(
+      { caller: env.caller, context, signal },
+      { model: 'gpt-4.1', input: 'Hi again.', stream: true },
+    );
+    if (!('stream' in streamed)) throw new Error('expected a stream');
+    let frames = '';
+    for await (const chunk of streamed.stream) frames += Buffer.from(chunk).toString('utf8');
+    expect(frames).toContain('event: response.completed');
+    expect(frames).not.toContain('event: error');
+    const retrieved = await retrieveResponse(env.caller, sync.response.id, []);
+    expect(retrieved.id).toBe(sync.response.id);
+    const items = await listInputItems(env.caller, sync.response.id, { include: [] });
+    expect(items.data.length).toBeGreaterThan(0);
+    expect(proxy.refused()).toBe(refusedBefore);
   });
 });

@@ -12,6 +12,7 @@ import { startAzurite, type AzuriteInstance } from '../support/azurite';
 import { HOST_CLI, REPO_ROOT, spawnHost, type SpawnedHost } from '../support/host';
 import { freePort } from '../support/ports';
 import { FIXTURE_APP, readReport, sleep, uploadText, waitFor } from './helpers';
+import { generateIdSealingKeyEntry } from '../../shared/platform/sealed-ids';
 
 let azurite: AzuriteInstance;
 
@@ -116,6 +117,8 @@ describe('the production entry under the local host', () => {
         AzureWebJobsStorage: azurite.connectionString,
         AZURE_OPENAI_ENDPOINT: `http://127.0.0.1:${deadPort}`,
         AZURE_OPENAI_API_KEY: 'dummy-key',
+        // What `npm start` generates into local.settings.json on first run.
+        ID_SEALING_KEYS: generateIdSealingKeyEntry('k1'),
       },
     });
   }, 60_000);

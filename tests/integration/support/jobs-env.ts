@@ -16,6 +16,7 @@ import { clearWebhookCacheForTests } from '../../../shared/webhooks/registration
 import type { JobLog } from '../../../shared/jobs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateIdSealingKeyEntry } from '../../../shared/platform/sealed-ids';
+import { sealForCaller } from '../../../shared/platform/caller-ids';
 
 export { sleep };
 
@@ -31,6 +32,8 @@ export interface JobsEnv {
   fault(spec: Record<string, unknown>): Promise<void>;
   /** Removes every injected fault (call it in `afterEach`, so a failing test leaks none). */
   clearFaults(): Promise<void>;
+  /** The id the test's caller holds for upstream id `id` (sealed for them, as the service answers it). */
+  held(id: string): string;
   /** A background response created upstream (not through the gateway). */
   createBackground(metadata?: Record<string, string>): Promise<Response>;
   close(): Promise<void>;
@@ -104,6 +107,7 @@ export async function startJobsEnv(
       const res = await fetch(`${base}/faults`, { method: 'DELETE', headers: { 'api-key': 'emulator-key' } });
       if (!res.ok) throw new Error(`faults not cleared: ${res.status} ${await res.text()}`);
     },
+    held: (id) => sealForCaller(`key:${callerName}`, id),
     createBackground(metadata = {}) {
       return getOpenAI().responses.create({
         model: 'gpt-4.1',
