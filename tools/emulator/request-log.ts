@@ -42,7 +42,7 @@ export function noteBody(req: IncomingMessage, raw: Buffer): void {
   logOf.get(req)?.attachBody(req, raw);
 }
 
-function namespaceOfKey(key: string | undefined): string {
+export function namespaceOfKey(key: string | undefined): string {
   return key ? `key:${createHash('sha256').update(key).digest('hex').slice(0, 12)}` : 'anonymous';
 }
 

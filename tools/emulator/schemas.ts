@@ -24,19 +24,20 @@ export function schemaDir(): string {
 export type SchemaFlavour = 'strict' | 'lenient';
 
 /**
- * Where the spec refuses what the service accepts, request validation follows the service. Each entry: the
- * schema under `$defs`, and the `required` names the spec lists that the service does not require.
- * - MCPApprovalResponse: `request_id` is required by the spec but is not even one of its properties; the
- *   service (and the SDK's own type) send `approval_request_id` only.
+ * Where the spec refuses what the service accepts, request validation follows the service:
+ * - a `required` name that is not one of the schema's properties is a spec slip (MCPApprovalResponse lists
+ *   `request_id`, which no client sends); such names are dropped everywhere;
+ * - FunctionTool requires `strict` and `parameters`, yet the how-to's function tools send neither `strict` nor
+ *   (for parameterless functions) `parameters`; the service defaults them and echoes them back.
  */
-const LENIENT_FIXES: Array<{ def: string; notRequired: string[] }> = [
-  { def: 'MCPApprovalResponse', notRequired: ['request_id'] },
-];
+const NOT_REQUIRED_IN_REQUESTS: Record<string, string[]> = { FunctionTool: ['strict', 'parameters'] };
 
 function applyFixes(defs: Record<string, unknown>): void {
-  for (const fix of LENIENT_FIXES) {
-    const def = defs[fix.def] as { required?: string[] } | undefined;
-    if (def?.required) def.required = def.required.filter((name) => !fix.notRequired.includes(name));
+  for (const [name, def] of Object.entries(defs)) {
+    const schema = def as { required?: string[]; properties?: Record<string, unknown> } | undefined;
+    if (!schema?.required || !schema.properties) continue;
+    const relaxed = NOT_REQUIRED_IN_REQUESTS[name] ?? [];
+    schema.required = schema.required.filter((r) => r in schema.properties! && !relaxed.includes(r));
   }
 }
 
@@ -47,7 +48,8 @@ const validators = new Map<string, ValidateFunction>();
 function ajvFor(flavour: SchemaFlavour): Ajv2020 {
   let ajv = ajvs.get(flavour);
   if (!ajv) {
-    ajv = new Ajv2020({ strict: false, allErrors: false });
+    // verbose: errors carry their schema, so a range error can say "integer" or "decimal" as the service does.
+    ajv = new Ajv2020({ strict: false, allErrors: false, verbose: true });
     addFormats(ajv);
     ajv.addFormat('unixtime', true);
     const file = flavour === 'strict' ? 'responses.schema.json' : 'responses-lenient.schema.json';
