@@ -133,7 +133,8 @@ describe('fault injection', () => {
       model: 'gpt-4.1',
       input: 'race',
       background: true,
-      metadata: { emulator_duration_ms: '200' },
+      // Long enough that the cancel lands while it runs, even on a loaded machine.
+      metadata: { emulator_duration_ms: '1500' },
     });
     expect((await h.client.responses.cancel(created.id)).status).toBe('cancelled');
     const later = await until(

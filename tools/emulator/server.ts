@@ -171,7 +171,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       const { status, body, headers } = errorBodyOf(err);
-      if (status === 500 && !(err instanceof EmulatorError))
+      // A client that hung up mid-body (ECONNRESET "aborted") is not the emulator's fault.
+      const hungUp = (err as NodeJS.ErrnoException | undefined)?.code === 'ECONNRESET';
+      if (status === 500 && !(err instanceof EmulatorError) && !hungUp)
         console.error('[emulator] unexpected error', err);
       // Drain what the client still sends so it reads our answer instead of a reset.
       req.resume();

@@ -113,7 +113,8 @@ export function errorFromAjv(e: ErrorObject, body: unknown): EmulatorError {
     case 'exclusiveMinimum':
     case 'maximum':
     case 'exclusiveMaximum': {
-      const kind = (e.parentSchema as { type?: unknown } | undefined)?.type === 'integer' ? 'integer' : 'decimal';
+      const kind =
+        (e.parentSchema as { type?: unknown } | undefined)?.type === 'integer' ? 'integer' : 'decimal';
       const below = e.keyword.toLowerCase().includes('min');
       return badRequest(
         `Invalid '${param}': ${kind} ${below ? 'below minimum' : 'above maximum'} value. Expected a value ${String(params.comparison)} ${String(params.limit)}, but got ${String(value)} instead.`,
