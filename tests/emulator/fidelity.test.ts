@@ -249,6 +249,18 @@ describe('in-stream errors and timeouts', () => {
     expect(last?.type === 'response.failed' && last.response.error?.code).toBe('server_error');
   });
 
+  it('can end the stream on the error event alone (terminal: false)', async () => {
+    await h.addFault({ kind: 'stream_error', afterEvents: 4, terminal: false, count: 1 });
+    const events = await collect(
+      await h.client.responses.create({ model: 'gpt-4.1', input: 'x', stream: true }),
+    );
+    expect(events.map((e) => e.type).slice(-1)).toEqual(['error']);
+    expect(events).toHaveLength(5);
+    const id = events[0]?.type === 'response.created' ? events[0].response.id : '';
+    const stored = await h.client.responses.retrieve(id);
+    expect([stored.status, stored.error?.code]).toEqual(['failed', 'server_error']);
+  });
+
   it('answers 408 and 504 faults with error bodies', async () => {
     const client = h.clientWith({ maxRetries: 0 });
     for (const kind of ['408', '504']) {

@@ -191,6 +191,12 @@ export const TERMINAL_EVENTS: ReadonlySet<string> = new Set([
 /** `response.failed` error codes the schema allows; an `error` event's other codes fail the response as these. */
 const RESPONSE_ERROR_CODES: ReadonlySet<string> = new Set(['server_error', 'rate_limit_exceeded']);
 
+export function responseErrorCode(code: string | null): NonNullable<Response['error']>['code'] {
+  return (code && RESPONSE_ERROR_CODES.has(code) ? code : 'server_error') as NonNullable<
+    Response['error']
+  >['code'];
+}
+
 const STREAM_ERROR_MESSAGES: Record<string, string> = {
   server_error:
     'The server had an error processing your request. Sorry about that! You can retry your request, or contact us through an Azure support request at: https://go.microsoft.com/fwlink/?linkid=2213926 if you keep seeing this error.',
@@ -201,7 +207,8 @@ const STREAM_ERROR_MESSAGES: Record<string, string> = {
 
 /**
  * A `stream_error` fault: the first `afterEvents` events (never the terminal one), then an `error` event and
- * `response.failed` carrying the output items finished so far. Partial text sent before the cut stays sent.
+ * (unless `terminal: false`) `response.failed` carrying the output items finished so far. Partial text sent
+ * before the cut stays sent.
  */
 export function failMidway(events: UnsequencedEvent[], fault: Fault): UnsequencedEvent[] {
   const keep = Math.max(1, Math.min(fault.afterEvents ?? 3, events.length - 1));
@@ -217,16 +224,10 @@ export function failMidway(events: UnsequencedEvent[], fault: Fault): Unsequence
     completed_at: null,
     incomplete_details: null,
     output: done,
-    error: {
-      code: (RESPONSE_ERROR_CODES.has(code) ? code : 'server_error') as NonNullable<
-        Response['error']
-      >['code'],
-      message,
-    },
+    error: { code: responseErrorCode(code), message },
   };
-  return [
-    ...kept,
-    { type: 'error', code, message, param: null },
-    { type: 'response.failed', response: failed },
-  ];
+  const error: UnsequencedEvent = { type: 'error', code, message, param: null };
+  // `terminal: false`: the stream ends on the error event alone, as the service's streams sometimes do.
+  if (fault.terminal === false) return [...kept, error];
+  return [...kept, error, { type: 'response.failed', response: failed }];
 }

@@ -37,6 +37,8 @@ export interface FaultSpec {
   message?: string;
   /** stream_error: silence before the `error` event, as a stalled upstream. Default 0. */
   delayMs?: number;
+  /** stream_error: `false` ends the stream on the `error` event, with no `response.failed`. Default true. */
+  terminal?: boolean;
   /** content_filter: filter the prompt (400) or the completion (incomplete). Default `prompt`. */
   target?: 'prompt' | 'completion';
 }
@@ -81,6 +83,7 @@ export function parseFault(body: Record<string, unknown>): FaultSpec {
   if (body.abort === true) spec.abort = true;
   if (typeof body.code === 'string' && body.code) spec.code = body.code;
   if (typeof body.message === 'string' && body.message) spec.message = body.message;
+  if (body.terminal === false) spec.terminal = false;
   const delayMs = asOptionalNumber(body, 'delayMs', 0);
   if (delayMs !== undefined) spec.delayMs = delayMs;
   if (body.target !== undefined) {

@@ -1,6 +1,6 @@
 import type { Response, ResponseUsage } from 'openai/resources/responses/responses';
 import { badRequest } from './errors';
-import { TERMINAL_EVENTS, type UnsequencedEvent } from './events';
+import { TERMINAL_EVENTS, responseErrorCode, type UnsequencedEvent } from './events';
 import { outputTextOf } from './response';
 import type { PlannedEvent, ResponseRecord, Subscriber } from './store';
 
@@ -146,11 +146,20 @@ export class Runner {
     record.events.push(event);
     if ('response' in event) {
       record.snapshot = event.response;
+    } else if (event.type === 'error') {
+      // Stored as the service would: failed with that error (a `response.failed` may still follow and override).
+      record.snapshot = {
+        ...record.snapshot,
+        status: 'failed',
+        error: { code: responseErrorCode(event.code), message: event.message },
+        usage: usageSoFar(record),
+      };
     } else if (event.type === 'response.output_item.done') {
       const output = [...record.snapshot.output, event.item];
       record.snapshot = { ...record.snapshot, output, output_text: outputTextOf(output) };
     }
     for (const subscriber of record.subscribers) subscriber.send(event);
-    if (TERMINAL_EVENTS.has(event.type)) this.finish(record);
+    // The plan's last event ends the run even when it is not a terminal one (an `error` event alone).
+    if (TERMINAL_EVENTS.has(event.type) || record.events.length === record.plan.length) this.finish(record);
   }
 }

@@ -234,7 +234,7 @@ const createResponse: Handler = async (ctx) => {
     inputTokens: generation.inputTokens,
     plan: delayAfter(
       schedule(events, timing),
-      streamError ? events.length - 2 : -1,
+      streamError ? events.findIndex((e) => e.type === 'error') : -1,
       streamError?.delayMs ?? 0,
     ),
     events: [],
