@@ -161,9 +161,12 @@ describe('compaction', () => {
   it('compacts server-side with context_management', async () => {
     const response = await client.responses.create({
       model: 'gpt-4.1',
-      input: [{ type: 'message', role: 'user', content: "Let's begin a long coding task." }],
+      input: [
+        { type: 'message', role: 'user', content: `Let's begin a long coding task. ${'step '.repeat(1000)}` },
+      ],
       store: false,
-      context_management: [{ type: 'compaction', compact_threshold: 1 }],
+      // 1000 tokens is the smallest threshold the service accepts.
+      context_management: [{ type: 'compaction', compact_threshold: 1000 }],
     } as OpenAI.Responses.ResponseCreateParamsNonStreaming);
     expect(response.output.some((item) => item.type === 'compaction')).toBe(true);
   });

@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { collect, parseSse, sleep, startHarness, until, type Harness } from './support';
+import { collect, parseSse, sleep, startHarness, until, expectSchemaClean, type Harness } from './support';
 
 let h: Harness;
 
@@ -11,6 +11,10 @@ beforeAll(async () => {
 
 afterEach(async () => {
   await h.clearFaults();
+});
+
+afterEach(async () => {
+  await expectSchemaClean(h);
 });
 
 afterAll(async () => {
@@ -86,11 +90,11 @@ describe('fault injection', () => {
     expect(Date.now() - again).toBeLessThan(250);
   });
 
-  it('cuts a stream mid-way without a terminal event, and the rest can be resumed', async () => {
+  it('cuts a background stream mid-way without a terminal event, and the rest can be resumed', async () => {
     await h.addFault({ kind: 'stream_cut', afterEvents: 4, count: 1 });
     const res = await h.call('/openai/v1/responses', {
       method: 'POST',
-      body: JSON.stringify({ model: 'gpt-4.1', input: 'cut me off', stream: true }),
+      body: JSON.stringify({ model: 'gpt-4.1', input: 'cut me off', stream: true, background: true }),
     });
     const events = parseSse(await res.text()).map((f) => JSON.parse(f.data) as ResponseStreamEvent);
     expect(events).toHaveLength(4);
@@ -129,7 +133,8 @@ describe('fault injection', () => {
       model: 'gpt-4.1',
       input: 'race',
       background: true,
-      metadata: { emulator_duration_ms: '200' },
+      // Long enough that the cancel lands while it runs, even on a loaded machine.
+      metadata: { emulator_duration_ms: '1500' },
     });
     expect((await h.client.responses.cancel(created.id)).status).toBe('cancelled');
     const later = await until(

@@ -1,7 +1,7 @@
 import OpenAI, { toFile } from 'openai';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHarness, type Harness } from './support';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, expectSchemaClean, type Harness } from './support';
 
 let h: Harness;
 let pdf: Buffer;
@@ -20,6 +20,10 @@ async function makePdf(lines: string[][]): Promise<Buffer> {
 beforeAll(async () => {
   h = await startHarness();
   pdf = await makePdf([[SENTENCE], ['Page two says hello.']]);
+});
+
+afterEach(async () => {
+  await expectSchemaClean(h);
 });
 
 afterAll(async () => {

@@ -1,12 +1,16 @@
 import OpenAI from 'openai';
 import type { ResponseInputItem, ResponseItem } from 'openai/resources/responses/responses';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_KEY, startHarness, type Harness } from './support';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { API_KEY, startHarness, expectSchemaClean, type Harness } from './support';
 
 let h: Harness;
 
 beforeAll(async () => {
   h = await startHarness();
+});
+
+afterEach(async () => {
+  await expectSchemaClean(h);
 });
 
 afterAll(async () => {
@@ -163,12 +167,13 @@ describe('conversations', () => {
     expect(third.usage!.input_tokens).toBeGreaterThan(second.usage!.input_tokens);
   });
 
-  it('refuses an unknown previous_response_id with 404', async () => {
+  it('refuses an unknown previous_response_id with 400 previous_response_not_found', async () => {
     const error = await h.client.responses
       .create({ model: 'gpt-4.1', previous_response_id: 'resp_missing', input: 'hi' })
       .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(OpenAI.NotFoundError);
-    expect((error as InstanceType<typeof OpenAI.NotFoundError>).param).toBe('previous_response_id');
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((error as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('previous_response_id');
+    expect((error as InstanceType<typeof OpenAI.BadRequestError>).code).toBe('previous_response_not_found');
   });
 
   it('understands manual chaining with earlier output items sent back as input', async () => {
@@ -273,7 +278,12 @@ describe('compaction', () => {
       ],
     });
     expect(compacted.object).toBe('response.compaction');
-    const item = compacted.output[0];
+    // The user's messages are kept verbatim; the rest folds into one compaction item at the end.
+    expect(compacted.output.map((i) => ('role' in i ? `${i.type}:${i.role}` : i.type))).toEqual([
+      'message:user',
+      'compaction',
+    ]);
+    const item = compacted.output.at(-1);
     expect(item?.type).toBe('compaction');
     expect(item && 'id' in item ? item.id : '').toMatch(/^cmp_/);
     expect(item?.type === 'compaction' ? item.encrypted_content : '').not.toContain('dog');
@@ -314,13 +324,14 @@ describe('compaction', () => {
     expect(below.output.some((i) => i.type === 'compaction')).toBe(false);
 
     const conversation: ResponseInputItem[] = [
-      { type: 'message', role: 'user', content: `Let's begin a long coding task. ${'x'.repeat(800)}` },
+      { type: 'message', role: 'user', content: `Let's begin a long coding task. ${'x '.repeat(2500)}` },
     ];
     const above = await h.client.responses.create({
       model: 'gpt-4.1',
       input: conversation,
       store: false,
-      context_management: [{ type: 'compaction', compact_threshold: 100 }],
+      // The service's smallest threshold is 1000 tokens.
+      context_management: [{ type: 'compaction', compact_threshold: 1000 }],
     });
     const compaction = above.output[0];
     expect(compaction?.type).toBe('compaction');

@@ -1,12 +1,16 @@
 import OpenAI from 'openai';
 import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, parseSse, sleep, startHarness, until, type Harness } from './support';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { collect, parseSse, sleep, startHarness, until, expectSchemaClean, type Harness } from './support';
 
 let h: Harness;
 
 beforeAll(async () => {
   h = await startHarness();
+});
+
+afterEach(async () => {
+  await expectSchemaClean(h);
 });
 
 afterAll(async () => {
@@ -52,7 +56,15 @@ describe('streaming', () => {
     expect(events.filter((e) => e.type === 'response.output_text.delta').length).toBeGreaterThan(3);
     const deltas = events.flatMap((e) => (e.type === 'response.output_text.delta' ? [e.delta] : [])).join('');
     const last = events.at(-1);
-    expect(last?.type === 'response.completed' && last.response.output_text).toBe(deltas);
+    const message =
+      last?.type === 'response.completed'
+        ? last.response.output.find((i) => i.type === 'message')
+        : undefined;
+    const finalText =
+      message?.type === 'message' && message.content[0]?.type === 'output_text'
+        ? message.content[0].text
+        : '';
+    expect(finalText).toBe(deltas);
     expect(deltas).toContain('You said: "Summarize Azure OpenAI Responses API in one sentence."');
   });
 
@@ -116,9 +128,14 @@ describe('streaming', () => {
     expect(types.at(-1)).toBe('response.completed');
   });
 
-  it('replays the events after starting_after when a stream is resumed', async () => {
+  it('replays the events after starting_after when a background stream is resumed', async () => {
     const original = await collect(
-      await h.client.responses.create({ model: 'gpt-4.1', input: 'Resume me later.', stream: true }),
+      await h.client.responses.create({
+        model: 'gpt-4.1',
+        input: 'Resume me later.',
+        stream: true,
+        background: true,
+      }),
     );
     const id = original[0]?.type === 'response.created' ? original[0].response.id : '';
     const resumed = await collect(await h.client.responses.retrieve(id, { stream: true, starting_after: 4 }));

@@ -1,6 +1,8 @@
 import OpenAI from 'openai';
+import { expect } from 'vitest';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../tools/emulator/server';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SchemaWatch } from './schema-check';
 
 export const API_KEY = 'emulator-key';
 
@@ -14,6 +16,8 @@ export interface Harness {
   call(path: string, init?: RequestInit): Promise<Response>;
   addFault(fault: Record<string, unknown>): Promise<void>;
   clearFaults(): Promise<void>;
+  /** Checks every answer the clients and `call` receive against the official schemas. */
+  schema: SchemaWatch;
 }
 
 export async function startHarness(options: EmulatorOptions = {}): Promise<Harness> {
@@ -24,16 +28,18 @@ export async function startHarness(options: EmulatorOptions = {}): Promise<Harne
     ...options,
   });
   const baseURL = `${emulator.url}/openai/v1`;
+  const schema = new SchemaWatch();
   const clientWith = (o: ConstructorParameters<typeof OpenAI>[0]) =>
-    new OpenAI({ baseURL, apiKey: API_KEY, ...o });
+    new OpenAI({ baseURL, apiKey: API_KEY, fetch: schema.fetch, ...o });
   const call = (path: string, init: RequestInit = {}) =>
-    fetch(`${emulator.url}${path}`, {
+    schema.fetch(`${emulator.url}${path}`, {
       ...init,
       headers: { 'api-key': API_KEY, 'content-type': 'application/json', ...init.headers },
     });
   return {
     emulator,
     baseURL,
+    schema,
     client: clientWith({}),
     clientWith,
     call,
@@ -45,6 +51,13 @@ export async function startHarness(options: EmulatorOptions = {}): Promise<Harne
       await call('/_emulator/faults', { method: 'DELETE' });
     },
   };
+}
+
+/** Fails the current test if anything the emulator sent during it broke the official schemas. */
+export async function expectSchemaClean(h: Harness): Promise<void> {
+  const violations = [...(await h.schema.settle())];
+  h.schema.violations.length = 0;
+  expect(violations).toEqual([]);
 }
 
 export interface SseFrame {

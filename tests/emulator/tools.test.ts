@@ -1,13 +1,17 @@
 import OpenAI from 'openai';
 import type { ResponseInputItem, Tool } from 'openai/resources/responses/responses';
 import { PNG } from 'pngjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHarness, type Harness } from './support';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, expectSchemaClean, type Harness } from './support';
 
 let h: Harness;
 
 beforeAll(async () => {
   h = await startHarness();
+});
+
+afterEach(async () => {
+  await expectSchemaClean(h);
 });
 
 afterAll(async () => {

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { deploymentNotFound, badRequest } from './errors';
 import type { FaultRegistry } from './faults';
 import type { ResolvedOptions } from './options';
+import type { RequestLog } from './request-log';
 import type { Runner } from './runner';
 import type { Sealer } from './sealed';
 import type { FileStore, ResponseStore } from './store';
@@ -16,6 +17,8 @@ export interface EmulatorState {
   sealer: Sealer;
   /** Requests per `METHOD /template`. */
   requests: Map<string, number>;
+  /** The API requests received, for `GET /_emulator/requests`. */
+  log: RequestLog;
   /** Event streams whose client hung up before the stream ended (how the service's upstream aborts show). */
   streamDisconnects: number;
 }

@@ -3,8 +3,56 @@
  * (BadRequestError, AuthenticationError, NotFoundError, RateLimitError, InternalServerError, ...).
  */
 
+/** OpenAI's error body; Azure adds `status` and, for content filtering, `innererror`. */
 export interface ErrorBody {
-  error: { message: string; type?: string; param?: string | null; code: string | null };
+  error: {
+    message: string;
+    type: string;
+    param: string | null;
+    code: string | null;
+    status?: number;
+    innererror?: { code: string; content_filter_result: ContentFilterResult };
+  };
+}
+
+interface Severity {
+  filtered: boolean;
+  severity: 'safe' | 'low' | 'medium' | 'high';
+}
+
+/** Azure's per-category verdicts (`innererror.content_filter_result`). */
+export interface ContentFilterResult {
+  hate: Severity;
+  jailbreak: { filtered: boolean; detected: boolean };
+  self_harm: Severity;
+  sexual: Severity;
+  violence: Severity;
+}
+
+/** The verdicts of a filtered prompt or completion: violence at medium severity, the rest safe. */
+export function filterResult(): ContentFilterResult {
+  return {
+    hate: { filtered: false, severity: 'safe' },
+    jailbreak: { filtered: false, detected: false },
+    self_harm: { filtered: false, severity: 'safe' },
+    sexual: { filtered: false, severity: 'safe' },
+    violence: { filtered: true, severity: 'medium' },
+  };
+}
+
+/** Azure's 400 for a prompt its content filter blocked. */
+export function promptFiltered(): EmulatorError {
+  return new EmulatorError(400, {
+    error: {
+      message:
+        "The response was filtered due to the prompt triggering Azure OpenAI's content management policy. Please modify your prompt and retry. To learn more about our content filtering policies please read our documentation: https://go.microsoft.com/fwlink/?linkid=2198766",
+      type: 'invalid_request_error',
+      param: 'prompt',
+      code: 'content_filter',
+      status: 400,
+      innererror: { code: 'ResponsibleAIPolicyViolation', content_filter_result: filterResult() },
+    },
+  });
 }
 
 export class EmulatorError extends Error {
@@ -42,6 +90,8 @@ export function deploymentNotFound(): EmulatorError {
       code: 'DeploymentNotFound',
       message:
         'The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again.',
+      type: 'invalid_request_error',
+      param: 'model',
     },
   });
 }
@@ -60,7 +110,9 @@ export function unauthorized(): EmulatorError {
 }
 
 export function routeNotFound(): EmulatorError {
-  return new EmulatorError(404, { error: { code: '404', message: 'Resource not found' } });
+  return new EmulatorError(404, {
+    error: { code: '404', message: 'Resource not found', type: 'invalid_request_error', param: null },
+  });
 }
 
 export function methodNotAllowed(method: string): EmulatorError {

@@ -1,4 +1,5 @@
 import type { Response, ResponseOutputItem, ResponseStreamEvent } from 'openai/resources/responses/responses';
+import type { Fault } from './faults';
 import type { DistributiveOmit } from './store';
 
 export type UnsequencedEvent = DistributiveOmit<ResponseStreamEvent, 'sequence_number'>;
@@ -168,7 +169,8 @@ export function planEvents(final: Response, background: boolean): UnsequencedEve
     incomplete_details: null,
     output: [],
     output_text: '',
-    usage: undefined,
+    // The service sends `usage: null` until the response ends.
+    usage: null as unknown as undefined,
   };
   const events: UnsequencedEvent[] = [{ type: 'response.created', response: base }];
   if (background) events.push({ type: 'response.queued', response: base });
@@ -185,3 +187,47 @@ export const TERMINAL_EVENTS: ReadonlySet<string> = new Set([
   'response.failed',
   'response.incomplete',
 ]);
+
+/** `response.failed` error codes the schema allows; an `error` event's other codes fail the response as these. */
+const RESPONSE_ERROR_CODES: ReadonlySet<string> = new Set(['server_error', 'rate_limit_exceeded']);
+
+export function responseErrorCode(code: string | null): NonNullable<Response['error']>['code'] {
+  return (code && RESPONSE_ERROR_CODES.has(code) ? code : 'server_error') as NonNullable<
+    Response['error']
+  >['code'];
+}
+
+const STREAM_ERROR_MESSAGES: Record<string, string> = {
+  server_error:
+    'The server had an error processing your request. Sorry about that! You can retry your request, or contact us through an Azure support request at: https://go.microsoft.com/fwlink/?linkid=2213926 if you keep seeing this error.',
+  rate_limit_exceeded:
+    'Requests to the Responses API under Azure OpenAI API version v1 have exceeded the rate limit of your current pricing tier. Please retry after 1 second.',
+  timeout: 'The request timed out while the model was generating. Please try again.',
+};
+
+/**
+ * A `stream_error` fault: the first `afterEvents` events (never the terminal one), then an `error` event and
+ * (unless `terminal: false`) `response.failed` carrying the output items finished so far. Partial text sent
+ * before the cut stays sent.
+ */
+export function failMidway(events: UnsequencedEvent[], fault: Fault): UnsequencedEvent[] {
+  const keep = Math.max(1, Math.min(fault.afterEvents ?? 3, events.length - 1));
+  const kept = events.slice(0, keep);
+  const final = events.at(-1);
+  if (!final || !('response' in final)) return events;
+  const code = fault.code ?? 'server_error';
+  const message = fault.message ?? STREAM_ERROR_MESSAGES[code] ?? `The model stream failed (${code}).`;
+  const done = kept.flatMap((e) => (e.type === 'response.output_item.done' ? [e.item] : []));
+  const failed: Response = {
+    ...final.response,
+    status: 'failed',
+    completed_at: null,
+    incomplete_details: null,
+    output: done,
+    error: { code: responseErrorCode(code), message },
+  };
+  const error: UnsequencedEvent = { type: 'error', code, message, param: null };
+  // `terminal: false`: the stream ends on the error event alone, as the service's streams sometimes do.
+  if (fault.terminal === false) return [...kept, error];
+  return [...kept, error, { type: 'response.failed', response: failed }];
+}

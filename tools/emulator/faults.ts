@@ -4,10 +4,14 @@ export const FAULT_KINDS = [
   '429',
   '500',
   '503',
+  '408',
+  '504',
   'latency',
   'stream_cut',
   'stuck_queued',
   'cancel_then_completed',
+  'stream_error',
+  'content_filter',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -27,6 +31,16 @@ export interface FaultSpec {
   afterEvents?: number;
   /** stream_cut: drop the socket abruptly instead of ending the body cleanly. Default false. */
   abort?: boolean;
+  /** stream_error: the `error` event's code. Default `server_error`. */
+  code?: string;
+  /** stream_error: the `error` event's message. */
+  message?: string;
+  /** stream_error: silence before the `error` event, as a stalled upstream. Default 0. */
+  delayMs?: number;
+  /** stream_error: `false` ends the stream on the `error` event, with no `response.failed`. Default true. */
+  terminal?: boolean;
+  /** content_filter: filter the prompt (400) or the completion (incomplete). Default `prompt`. */
+  target?: 'prompt' | 'completion';
 }
 
 export interface Fault extends FaultSpec {
@@ -35,7 +49,7 @@ export interface Fault extends FaultSpec {
 }
 
 /** Kinds that act on the HTTP answer itself; the others change what a matching request does. */
-const HTTP_KINDS: ReadonlySet<FaultKind> = new Set(['429', '500', '503', 'latency']);
+const HTTP_KINDS: ReadonlySet<FaultKind> = new Set(['429', '500', '503', '408', '504', 'latency']);
 
 function asOptionalNumber(body: Record<string, unknown>, name: string, min: number): number | undefined {
   const value = body[name];
@@ -67,6 +81,17 @@ export function parseFault(body: Record<string, unknown>): FaultSpec {
   const afterEvents = asOptionalNumber(body, 'afterEvents', 0);
   if (afterEvents !== undefined) spec.afterEvents = Math.floor(afterEvents);
   if (body.abort === true) spec.abort = true;
+  if (typeof body.code === 'string' && body.code) spec.code = body.code;
+  if (typeof body.message === 'string' && body.message) spec.message = body.message;
+  if (body.terminal === false) spec.terminal = false;
+  const delayMs = asOptionalNumber(body, 'delayMs', 0);
+  if (delayMs !== undefined) spec.delayMs = delayMs;
+  if (body.target !== undefined) {
+    if (body.target !== 'prompt' && body.target !== 'completion') {
+      throw badRequest("'target' must be 'prompt' or 'completion'.", 'target', 'invalid_value');
+    }
+    spec.target = body.target;
+  }
   return spec;
 }
 
@@ -89,13 +114,13 @@ export class FaultRegistry {
     return this.faults.map((f) => ({ ...f }));
   }
 
-  /** HTTP-level faults (429/500/503/latency) that hit this request, consumed. */
+  /** HTTP-level faults (429/500/503/408/504/latency) that hit this request, consumed. */
   takeHttp(method: string, template: string): Fault[] {
     let statusTaken = false;
     return this.take((f) => {
       if (!HTTP_KINDS.has(f.kind) || !this.matches(f, method, template)) return false;
       if (f.kind === 'latency') return true;
-      // One status answer per request; a second 429/500/503 fault waits for the next request.
+      // One status answer per request; a second status fault waits for the next request.
       if (statusTaken) return false;
       statusTaken = true;
       return true;

@@ -1,8 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
 import { EmulatorError, badRequest, payloadTooLarge, type ErrorBody } from './errors';
+import { noteBody } from './request-log';
 
 export function sleep(ms: number): Promise<void> {
-  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+  return ms > 0 ? delay(ms) : Promise.resolve();
 }
 
 /** Reads the whole body, refusing more than `limit` bytes. */
@@ -16,7 +18,9 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
     if (size > limit) throw payloadTooLarge(limit);
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks);
+  const raw = Buffer.concat(chunks);
+  noteBody(req, raw);
+  return raw;
 }
 
 /** Parses a JSON object body; anything else is a 400 like the real service gives. */

@@ -3,6 +3,7 @@ import type {
   ResponseInputMessageItem,
   ResponseItem,
   ResponseOutputMessage,
+  ResponseOutputText,
   ResponseReasoningItem,
 } from 'openai/resources/responses/responses';
 import { badRequest } from './errors';
@@ -60,13 +61,20 @@ function normalizeUserContent(content: unknown, param: string): ResponseInputCon
 }
 
 function normalizeAssistantContent(content: unknown, param: string): ResponseOutputMessage['content'] {
-  if (typeof content === 'string') return [{ type: 'output_text', text: content, annotations: [] }];
+  // Stored as the service stores them: output_text parts always carry `annotations` and `logprobs`.
+  if (typeof content === 'string')
+    return [{ type: 'output_text', text: content, annotations: [], logprobs: [] }];
   if (!Array.isArray(content)) throw badRequest(`Invalid '${param}.content'.`, param);
   return content.map((part) => {
     const p = isObject(part) ? part : {};
     if (p.type === 'refusal')
       return { type: 'refusal', refusal: typeof p.refusal === 'string' ? p.refusal : '' };
-    return { type: 'output_text', text: typeof p.text === 'string' ? p.text : '', annotations: [] };
+    return {
+      type: 'output_text',
+      text: typeof p.text === 'string' ? p.text : '',
+      annotations: (Array.isArray(p.annotations) ? p.annotations : []) as ResponseOutputText['annotations'],
+      logprobs: (Array.isArray(p.logprobs) ? p.logprobs : []) as NonNullable<ResponseOutputText['logprobs']>,
+    };
   });
 }
 

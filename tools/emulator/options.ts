@@ -26,6 +26,8 @@ export interface EmulatorOptions {
   maxFileBytes?: number;
   /** Total bytes of uploaded files kept at once; uploads beyond it get 413. Default 512 MiB. */
   maxTotalFileBytes?: number;
+  /** Requests kept in the request log (`GET /_emulator/requests`), oldest dropped first. Default 5000. */
+  maxLoggedRequests?: number;
 }
 
 export type ResolvedOptions = Required<EmulatorOptions>;
@@ -44,6 +46,7 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
   maxBodyBytes: 100 * 1024 * 1024,
   maxFileBytes: 64 * 1024 * 1024,
   maxTotalFileBytes: 512 * 1024 * 1024,
+  maxLoggedRequests: 5000,
 };
 
 export function resolveOptions(options: EmulatorOptions = {}): ResolvedOptions {

@@ -18,9 +18,17 @@ export function outputTextOf(output: ResponseOutputItem[]): string {
   return parts.join('');
 }
 
-/** Tools as the response echoes them: MCP credentials are never sent back. */
+/** Tools as the response echoes them: defaults filled in (function `strict`), MCP credentials never sent back. */
 export function redactTools(tools: Tool[]): Tool[] {
   return tools.map((tool) => {
+    if (tool.type === 'function') {
+      return {
+        ...tool,
+        description: tool.description ?? null,
+        parameters: tool.parameters ?? null,
+        strict: tool.strict ?? true,
+      };
+    }
     if (tool.type !== 'mcp') return tool;
     const copy: Tool.Mcp = { ...tool };
     if (copy.headers) copy.headers = null;
@@ -45,7 +53,8 @@ export interface BuildArgs {
 /** A full Response object, every field the schema requires set the way the service sets it. */
 export function buildResponse(a: BuildArgs): Response {
   const r = a.request;
-  return {
+  // `store` is on the wire (the schema requires it) though the SDK's Response type leaves it out.
+  const response: Response & { store: boolean } = {
     id: a.id,
     object: 'response',
     created_at: a.createdAt,
@@ -68,6 +77,7 @@ export function buildResponse(a: BuildArgs): Response {
       : { effort: null, summary: null },
     safety_identifier: r.safety_identifier ?? null,
     service_tier: 'default',
+    store: r.store ?? true,
     temperature: r.temperature ?? 1,
     text: r.text ?? { format: { type: 'text' }, verbosity: 'medium' },
     tool_choice: r.tool_choice ?? 'auto',
@@ -78,6 +88,7 @@ export function buildResponse(a: BuildArgs): Response {
     usage: a.usage,
     ...(r.user ? { user: r.user } : {}),
   };
+  return response;
 }
 
 /** Drops what the request's `include` did not ask for (encrypted reasoning, code interpreter outputs). */
@@ -98,8 +109,17 @@ export function renderItem<T extends ResponseOutputItem | ResponseItem>(
   return item;
 }
 
+/**
+ * A Response as it goes on the wire: `output_text` is an SDK convenience computed client-side, never sent;
+ * `usage` is null until the response ends.
+ */
 export function renderResponse(response: Response, include: ReadonlySet<string>): Response {
-  return { ...response, output: response.output.map((item) => renderItem(item, include)) };
+  const { output_text: _omitted, ...wire } = response;
+  return {
+    ...wire,
+    usage: response.usage ?? (null as unknown as undefined),
+    output: response.output.map((item) => renderItem(item, include)),
+  } as Response;
 }
 
 export function renderEvent(event: ResponseStreamEvent, include: ReadonlySet<string>): ResponseStreamEvent {

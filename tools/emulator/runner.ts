@@ -1,6 +1,6 @@
-import type { Response } from 'openai/resources/responses/responses';
+import type { Response, ResponseUsage } from 'openai/resources/responses/responses';
 import { badRequest } from './errors';
-import { TERMINAL_EVENTS, type UnsequencedEvent } from './events';
+import { TERMINAL_EVENTS, responseErrorCode, type UnsequencedEvent } from './events';
 import { outputTextOf } from './response';
 import type { PlannedEvent, ResponseRecord, Subscriber } from './store';
 
@@ -24,6 +24,19 @@ export function schedule(events: UnsequencedEvent[], timing: Timing): PlannedEve
     if (i === inProgress) return { at: Math.round(d * 0.2), event };
     return { at: Math.round(d * 0.2 + ((i - inProgress) * d * 0.8) / rest), event };
   });
+}
+
+/** Usage of a response stopped early: its input, and the output finished so far (about 4 characters a token). */
+function usageSoFar(record: ResponseRecord): ResponseUsage {
+  const output =
+    Math.ceil(JSON.stringify(record.snapshot.output).length / 4) * (record.snapshot.output.length ? 1 : 0);
+  return {
+    input_tokens: record.inputTokens,
+    input_tokens_details: { cached_tokens: 0, cache_write_tokens: 0 },
+    output_tokens: output,
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: record.inputTokens + output,
+  };
 }
 
 /**
@@ -75,11 +88,21 @@ export class Runner {
     if (record.finished) return record.snapshot;
     if (record.ignoreCancel) {
       // Azure sometimes acknowledges a cancel and completes the response anyway (fault `cancel_then_completed`).
-      return { ...record.snapshot, status: 'cancelled' };
+      return { ...record.snapshot, status: 'cancelled', usage: usageSoFar(record) };
     }
-    record.snapshot = { ...record.snapshot, status: 'cancelled', usage: record.snapshot.usage };
+    record.snapshot = { ...record.snapshot, status: 'cancelled', usage: usageSoFar(record) };
     this.finish(record);
     return record.snapshot;
+  }
+
+  /**
+   * A foreground response whose connection closed before it ended: the service stops generating it (the
+   * how-to: "To cancel a synchronous response, terminate the connection directly"). Background ones go on.
+   */
+  abandon(record: ResponseRecord): void {
+    if (record.background || record.finished) return;
+    record.snapshot = { ...record.snapshot, status: 'cancelled', usage: usageSoFar(record) };
+    this.finish(record);
   }
 
   /** Stops a response for good (delete, shutdown). */
@@ -123,11 +146,20 @@ export class Runner {
     record.events.push(event);
     if ('response' in event) {
       record.snapshot = event.response;
+    } else if (event.type === 'error') {
+      // Stored as the service would: failed with that error (a `response.failed` may still follow and override).
+      record.snapshot = {
+        ...record.snapshot,
+        status: 'failed',
+        error: { code: responseErrorCode(event.code), message: event.message },
+        usage: usageSoFar(record),
+      };
     } else if (event.type === 'response.output_item.done') {
       const output = [...record.snapshot.output, event.item];
       record.snapshot = { ...record.snapshot, output, output_text: outputTextOf(output) };
     }
     for (const subscriber of record.subscribers) subscriber.send(event);
-    if (TERMINAL_EVENTS.has(event.type)) this.finish(record);
+    // The plan's last event ends the run even when it is not a terminal one (an `error` event alone).
+    if (TERMINAL_EVENTS.has(event.type) || record.events.length === record.plan.length) this.finish(record);
   }
 }

@@ -10,10 +10,12 @@ import { responseRoutes } from './handlers/responses';
 import { errorBodyOf, sendJson, sleep } from './http';
 import { newRequestId } from './ids';
 import { resolveOptions, type EmulatorOptions } from './options';
+import { RequestLog } from './request-log';
 import { Router } from './router';
 import { Runner } from './runner';
 import { Sealer } from './sealed';
 import { FileStore, ResponseStore } from './store';
+import { warmValidation } from './validate';
 
 export type { EmulatorOptions } from './options';
 
@@ -46,10 +48,32 @@ function faultError(fault: Fault): EmulatorError {
         error: {
           code: '429',
           message: `Requests to the Responses API under Azure OpenAI API version v1 have exceeded the rate limit of your current pricing tier. Please retry after ${seconds} second${seconds === 1 ? '' : 's'}.`,
+          type: 'requests',
+          param: null,
         },
       },
       { 'retry-after-ms': String(ms), 'retry-after': String(seconds), 'x-ratelimit-remaining-requests': '0' },
     );
+  }
+  if (fault.kind === '408') {
+    return new EmulatorError(408, {
+      error: {
+        message: 'The operation was timeout.',
+        type: 'timeout',
+        param: null,
+        code: 'Timeout',
+      },
+    });
+  }
+  if (fault.kind === '504') {
+    return new EmulatorError(504, {
+      error: {
+        message: 'The gateway did not receive a response from the backend in time. Please try again later.',
+        type: 'server_error',
+        param: null,
+        code: 'GatewayTimeout',
+      },
+    });
   }
   if (fault.kind === '503') {
     return new EmulatorError(503, {
@@ -77,6 +101,8 @@ function faultError(fault: Fault): EmulatorError {
  */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
   const opts = resolveOptions(options);
+  // Compiling the request schema takes a second or two; pay it before listening, once per process.
+  warmValidation();
   const state: EmulatorState = {
     options: opts,
     responses: new ResponseStore(opts.maxResponses, opts.maxStoredBytes),
@@ -85,6 +111,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     faults: new FaultRegistry(),
     sealer: new Sealer(opts.apiKey),
     requests: new Map(),
+    log: new RequestLog(opts.maxLoggedRequests),
     streamDisconnects: 0,
   };
   const api = new Router([...responseRoutes, ...fileRoutes, ...modelRoutes]);
@@ -117,8 +144,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         : match.kind === 'wrong-method'
           ? match.template
           : '(unmatched)';
-    if (!isControl)
+    if (!isControl) {
       state.requests.set(`${method} ${template}`, (state.requests.get(`${method} ${template}`) ?? 0) + 1);
+      const entry = state.log.record(req, url, template, keyOf(req));
+      res.once('finish', () => (entry.status = res.statusCode));
+      res.once('close', () => (entry.status ??= res.headersSent ? res.statusCode : null));
+    }
 
     if (keyOf(req) !== opts.apiKey) throw unauthorized();
     if (!isControl) {
@@ -140,7 +171,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       const { status, body, headers } = errorBodyOf(err);
-      if (status === 500 && !(err instanceof EmulatorError))
+      // A client that hung up mid-body (ECONNRESET "aborted") is not the emulator's fault.
+      const hungUp = (err as NodeJS.ErrnoException | undefined)?.code === 'ECONNRESET';
+      if (status === 500 && !(err instanceof EmulatorError) && !hungUp)
         console.error('[emulator] unexpected error', err);
       // Drain what the client still sends so it reads our answer instead of a reset.
       req.resume();

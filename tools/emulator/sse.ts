@@ -36,12 +36,21 @@ export function sseSubscriber(
   return {
     send(event: ResponseStreamEvent) {
       if (closed || res.writableEnded || res.destroyed) return;
-      res.write(`event: ${event.type}\ndata: ${JSON.stringify(renderEvent(event, include))}\n\n`);
+      const frame = `event: ${event.type}\ndata: ${JSON.stringify(renderEvent(event, include))}\n\n`;
       sent++;
-      if (cut && sent >= (cut.afterEvents ?? 3)) {
-        onCut();
-        close(cut.abort === true);
+      if (!cut || sent < (cut.afterEvents ?? 3)) {
+        res.write(frame);
+        return;
       }
+      onCut();
+      if (cut.abort === true) {
+        // Drop the socket only once the last frame has been flushed, so exactly `afterEvents` frames arrive.
+        closed = true;
+        res.write(frame, () => res.destroy());
+        return;
+      }
+      res.write(frame);
+      close(false);
     },
     end() {
       close(false);

@@ -21,6 +21,7 @@ import { answerFunctionOutputs, functionCall } from './function-call';
 import { imageCall } from './image';
 import { answerApprovals, mcpTurn } from './mcp';
 import { reasoningItem, reasoningTokens } from './reasoning';
+import { instanceOf } from './structured';
 
 /** Tool types the emulator can play; any other is refused with a clear 400. */
 export const SUPPORTED_TOOLS: ReadonlySet<string> = new Set([
@@ -226,6 +227,9 @@ export async function generate(g: GenerationInput): Promise<Generation> {
   let truncated = false;
   if (answer) {
     let text = sentences.join(' ') || 'Hello! How can I help you today?';
+    const format = request.text?.format;
+    if (format?.type === 'json_schema') text = JSON.stringify(instanceOf(format.schema, view.lastUserText));
+    else if (format?.type === 'json_object') text = JSON.stringify({ answer: text });
     const budget = request.max_output_tokens;
     if (typeof budget === 'number' && spentReasoning + tokensOfText(text) > budget) {
       text = text.slice(0, Math.max(0, budget - spentReasoning) * 4);

@@ -1,4 +1,5 @@
 import type { EmulatorState, Handler } from '../context';
+import { badRequest } from '../errors';
 import { parseFault } from '../faults';
 import { readJsonObject, sendJson } from '../http';
 
@@ -37,6 +38,34 @@ const getStats: Handler = (ctx) => {
   return Promise.resolve();
 };
 
+function logFilter(url: URL) {
+  const since = url.searchParams.get('since');
+  const get = (name: string) => url.searchParams.get(name) ?? undefined;
+  return {
+    namespace: get('namespace'),
+    method: get('method'),
+    route: get('route'),
+    since: since === null || since === '' ? undefined : Number(since),
+  };
+}
+
+/** `GET /_emulator/requests?namespace=&method=&route=&since=`: the logged requests, oldest first. */
+const listRequests: Handler = (ctx) => {
+  const filter = logFilter(ctx.url);
+  if (filter.since !== undefined && !Number.isInteger(filter.since)) {
+    throw badRequest("'since' must be an integer (a `seq` of the log).", 'since', 'invalid_value');
+  }
+  sendJson(ctx.res, 200, { requests: ctx.state.log.list(filter) });
+  return Promise.resolve();
+};
+
+/** `DELETE /_emulator/requests?namespace=`: forgets a namespace's requests (all without one). */
+const clearRequests: Handler = (ctx) => {
+  const dropped = ctx.state.log.clear(ctx.url.searchParams.get('namespace') ?? undefined);
+  sendJson(ctx.res, 200, { dropped });
+  return Promise.resolve();
+};
+
 const resetStats: Handler = (ctx) => {
   ctx.state.requests.clear();
   ctx.state.streamDisconnects = 0;
@@ -50,4 +79,6 @@ export const controlRoutes: Array<{ method: string; template: string; handler: H
   { method: 'DELETE', template: '/faults', handler: clearFaults },
   { method: 'GET', template: '/stats', handler: getStats },
   { method: 'POST', template: '/stats/reset', handler: resetStats },
+  { method: 'GET', template: '/requests', handler: listRequests },
+  { method: 'DELETE', template: '/requests', handler: clearRequests },
 ];

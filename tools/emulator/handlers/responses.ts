@@ -7,19 +7,21 @@ import type {
 } from 'openai/resources/responses/responses';
 import type { InputTokenCountResponse } from 'openai/resources/responses/input-tokens';
 import { requireDeployment, type EmulatorState, type Handler, type RequestContext } from '../context';
-import { badRequest, notFound } from '../errors';
-import { planEvents } from '../events';
+import { badRequest, notFound, promptFiltered } from '../errors';
+import { filterCompletion, promptHasFilterMarker } from '../content-filter';
+import { failMidway, planEvents } from '../events';
 import { compactionItem } from '../generators/compaction';
 import { viewOf } from '../generators/context';
 import { countInputTokens, generate, validateTools } from '../generators/index';
 import { queryBool, queryInt, queryList, readJsonObject, sendJson } from '../http';
 import { newId } from '../ids';
-import { normalizeInput, type InputDeps } from '../input';
+import { isUserMessage, normalizeInput, type InputDeps } from '../input';
 import { isReasoningDeployment } from '../options';
 import { buildResponse, renderResponse } from '../response';
 import { schedule, type Timing } from '../runner';
 import { openEventStream, sseSubscriber } from '../sse';
 import type { ResponseRecord } from '../store';
+import { validateCreate } from '../validate';
 
 const IMAGE_HEADER = 'x-ms-oai-image-generation-deployment';
 
@@ -40,7 +42,7 @@ function earlierTurns(state: EmulatorState, previousId: unknown): { items: Respo
     throw badRequest("Invalid type for 'previous_response_id'.", 'previous_response_id', 'invalid_type');
   const previous = state.responses.get(previousId);
   if (!previous) {
-    throw notFound(
+    throw badRequest(
       `Previous response with id '${previousId}' not found.`,
       'previous_response_id',
       'previous_response_not_found',
@@ -81,6 +83,7 @@ const createResponse: Handler = async (ctx) => {
   const { state, req, res } = ctx;
   const body = await readJsonObject(req, state.options.maxBodyBytes);
   const deployment = requireDeployment(state, body.model);
+  validateCreate(body, deployment);
   const tools = validateTools(body.tools);
   const request = { ...body, tools } as unknown as ResponseCreateParamsBase;
   const stored = request.store !== false;
@@ -121,6 +124,9 @@ const createResponse: Handler = async (ctx) => {
     throw badRequest("Missing required parameter: 'input'.", 'input', 'missing_required_parameter');
   }
   const newItems = normalizeInput(body.input, inputDeps(state));
+  const filterFault = state.faults.takeBehaviour('content_filter', ctx.method, ctx.template);
+  const forcedPrompt = filterFault !== undefined && filterFault.target !== 'completion';
+  if (forcedPrompt || promptHasFilterMarker(newItems, request.instructions)) throw promptFiltered();
   const context = [...earlier.items, ...newItems];
   const id = newId('resp');
   const createdAt = Math.floor(Date.now() / 1000);
@@ -141,6 +147,12 @@ const createResponse: Handler = async (ctx) => {
   let incompleteDetails: Response['incomplete_details'] = generation.truncated
     ? { reason: 'max_output_tokens' }
     : null;
+  const filtered = filterCompletion(output, filterFault?.target === 'completion');
+  if (filtered) {
+    output = filtered;
+    status = 'incomplete';
+    incompleteDetails = { reason: 'content_filter' };
+  }
   if (steer.outcome === 'failed') {
     status = 'failed';
     output = [];
@@ -186,7 +198,9 @@ const createResponse: Handler = async (ctx) => {
     incompleteDetails,
     reasoningModel: isReasoningDeployment(deployment),
   });
-  const events = planEvents(final, background);
+  const streamError = state.faults.takeBehaviour('stream_error', ctx.method, ctx.template);
+  const planned = planEvents(final, background);
+  const events = streamError ? failMidway(planned, streamError) : planned;
   let timing: Timing;
   if (background)
     timing = { kind: 'background', durationMs: steer.durationMs ?? state.options.backgroundDurationMs };
@@ -209,13 +223,20 @@ const createResponse: Handler = async (ctx) => {
     snapshot: {
       ...final,
       status: background ? 'queued' : 'in_progress',
+      completed_at: null,
+      error: null,
+      incomplete_details: null,
       output: [],
       output_text: '',
-      usage: undefined,
+      usage: null as unknown as undefined,
     },
     inputItems: context,
     inputTokens: generation.inputTokens,
-    plan: schedule(events, timing),
+    plan: delayAfter(
+      schedule(events, timing),
+      streamError ? events.findIndex((e) => e.type === 'error') : -1,
+      streamError?.delayMs ?? 0,
+    ),
     events: [],
     subscribers: new Set(),
     startedAt: Date.now(),
@@ -234,15 +255,26 @@ const createResponse: Handler = async (ctx) => {
     res.on('close', () => {
       if (!res.writableEnded) state.streamDisconnects++;
       state.runner.detach(record, subscriber);
+      // A foreground stream lives on its connection: once that closes, the service stops generating.
+      if (!background) state.runner.abandon(record);
     });
     state.runner.start(record);
     state.runner.attach(record, subscriber);
     return;
   }
   state.runner.start(record);
-  if (!background) await state.runner.whenFinished(record);
+  if (!background) {
+    res.on('close', () => state.runner.abandon(record));
+    await state.runner.whenFinished(record);
+  }
   sendJson(res, 200, renderResponse(record.snapshot, include));
 };
+
+/** Shifts the events from `index` on by `ms` (a stalled upstream before a mid-stream error). */
+function delayAfter<T extends { at: number }>(plan: T[], index: number, ms: number): T[] {
+  if (index < 0 || ms <= 0) return plan;
+  return plan.map((p, i) => (i >= index ? { ...p, at: p.at + ms } : p));
+}
 
 const retrieveResponse: Handler = async (ctx) => {
   const { state, url, res } = ctx;
@@ -255,6 +287,14 @@ const retrieveResponse: Handler = async (ctx) => {
   if (!record.stream) {
     throw badRequest(
       'This response was not created with stream=true, so its events cannot be streamed. Retrieve it without stream=true.',
+      'stream',
+      'invalid_value',
+    );
+  }
+  if (!record.background) {
+    // Only background responses outlive their connection; a foreground stream cannot be resumed.
+    throw badRequest(
+      'This response was not created with background=true, so its events cannot be streamed again. Only background responses can be resumed with stream=true and starting_after; retrieve it without stream=true.',
       'stream',
       'invalid_value',
     );
@@ -362,13 +402,16 @@ const compact: Handler = async (ctx) => {
     state.files,
     state.sealer,
   );
-  const item = compactionItem(viewOf(context, state.sealer), context, state.sealer);
+  const view = viewOf(context, state.sealer);
+  const item = compactionItem(view, context, state.sealer);
   const outputTokens = Math.ceil(item.encrypted_content.length / 16);
+  // As the service: the user's own messages are kept verbatim, everything else folds into the compaction item.
+  const kept = view.items.filter(isUserMessage);
   const answer: CompactedResponse = {
     id: newId('resp'),
     object: 'response.compaction',
     created_at: Math.floor(Date.now() / 1000),
-    output: [item],
+    output: [...kept, item] as CompactedResponse['output'],
     usage: {
       input_tokens: inputTokens,
       input_tokens_details: { cached_tokens: 0, cache_write_tokens: 0 },
