@@ -131,7 +131,7 @@ param createImageDeployment bool = false
 @description('SKU of the model deployments.')
 param modelDeploymentSku string = 'GlobalStandard'
 
-// --- App settings of shared/config.ts (defaults are the code's; tests/infra checks they agree) ---
+// --- App settings of shared/config.ts (defaults are the code's, except the two timer schedules; tests/infra checks) ---
 
 @description('AZURE_OPENAI_TOKEN_SCOPE: Entra ID scope of Azure OpenAI tokens.')
 param openAiTokenScope string = 'https://ai.azure.com/.default'
@@ -160,8 +160,12 @@ param maxRequestBytes int = 67108864
 @description('PDF_FILES_API_THRESHOLD_BYTES: larger PDFs go through the Files API.')
 param pdfFilesApiThresholdBytes int = 8388608
 
-@description('POLL_SCHEDULE: NCRONTAB schedule (six fields) of the background poller.')
-param pollSchedule string = '*/5 * * * * *'
+// The two timers are the only work of an idle app, and on Flex Consumption each tick is billed as at least 1 s of a
+// whole instance (each timer scales on instances of its own). Every 5 s (the code's default, for other hosts) that is
+// about $50 a month with nothing to do; once a minute it is under $2 (docs/deploy.md, "What it costs idle"). A
+// background response is then finalized, and its webhook sent, up to a minute after it ends upstream.
+@description('POLL_SCHEDULE: NCRONTAB schedule (six fields) of the background poller. Azure default: once a minute.')
+param pollSchedule string = '0 * * * * *'
 
 @minValue(0)
 @description('POLL_INITIAL_DELAY_MS: first delay between upstream polls of a background job, ms.')
@@ -187,8 +191,8 @@ param jobMaxAgeSeconds int = 86400
 @description('PUBLIC_BASE_URL: base URL callers reach the app at (links in webhook events). Empty: https://<app>.azurewebsites.net; set it when a custom domain or gateway fronts the app.')
 param publicBaseUrl string = ''
 
-@description('WEBHOOK_SCHEDULE: NCRONTAB schedule (six fields) of the completion-webhook delivery timer.')
-param webhookSchedule string = '*/5 * * * * *'
+@description('WEBHOOK_SCHEDULE: NCRONTAB schedule (six fields) of the completion-webhook delivery timer. Azure default: once a minute (see pollSchedule).')
+param webhookSchedule string = '0 * * * * *'
 
 @minValue(500)
 @maxValue(60000)
