@@ -1,6 +1,7 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { documentStorageNames } from '../shared/documents/names';
-import { processDocumentBlob } from '../shared/documents/process';
+import { processDocumentBlob } from '../shared/documents/ingest';
+import { registerDocumentTasks } from '../shared/documents/tasks';
 import { deliveryFromTrigger } from '../shared/documents/trigger';
 
 /**
@@ -33,3 +34,6 @@ app.storageBlob('documents-blob', {
   source: 'EventGrid',
   handler: documentsBlob,
 });
+
+// The poller (in whichever instance runs it) finalizes document jobs and recovers stalled claims.
+registerDocumentTasks();

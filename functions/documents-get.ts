@@ -1,7 +1,7 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
-import { authenticate } from '../shared/auth';
-import { json, routeId } from '../shared/http';
-import { withErrors } from '../shared/handler';
+import { authenticate } from '../shared/callers/auth';
+import { json, routeId } from '../shared/platform/http';
+import { withErrors } from '../shared/platform/handler';
 import { getDocument } from '../shared/documents/listing';
 
 export async function documentsGet(request: HttpRequest): Promise<HttpResponseInit> {

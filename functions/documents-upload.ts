@@ -1,9 +1,9 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
-import { authenticate } from '../shared/auth';
-import { json } from '../shared/http';
-import { withErrors } from '../shared/handler';
+import { authenticate } from '../shared/callers/auth';
+import { json } from '../shared/platform/http';
+import { withErrors } from '../shared/platform/handler';
 import { uploadDocument } from '../shared/documents/upload';
-import { documentUrl } from '../shared/documents/process';
+import { documentUrl } from '../shared/documents/owner';
 
 export async function documentsUpload(request: HttpRequest): Promise<HttpResponseInit> {
   const caller = await authenticate(request);

@@ -1,8 +1,8 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
-import { authenticate } from '../shared/auth';
-import { json, routeId } from '../shared/http';
-import { withErrors } from '../shared/handler';
-import { deleteFile } from '../shared/files';
+import { authenticate } from '../shared/callers/auth';
+import { json, routeId } from '../shared/platform/http';
+import { withErrors } from '../shared/platform/handler';
+import { deleteFile } from '../shared/files/service';
 
 export async function filesDelete(request: HttpRequest): Promise<HttpResponseInit> {
   const caller = await authenticate(request);

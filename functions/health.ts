@@ -1,8 +1,8 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { checkHealth } from '../shared/health';
+import { checkHealth } from '../shared/platform/health';
 
-export async function health(_request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
-  const report = await checkHealth();
+export async function health(_request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const report = await checkHealth(context);
   return {
     status: report.status === 'ok' ? 200 : 503,
     jsonBody: report,
@@ -10,5 +10,6 @@ export async function health(_request: HttpRequest, _context: InvocationContext)
   };
 }
 
-// The only anonymous route: load balancers and `npm start` probe it without a key.
+// The one route the app does not authenticate (every route is `anonymous` to the host, which leaves
+// authentication to the app): load balancers and `npm start` probe it without a key.
 app.http('health', { route: 'health', methods: ['GET'], authLevel: 'anonymous', handler: health });

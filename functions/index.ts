@@ -1,17 +1,12 @@
 /**
- * App-wide setup, loaded by the Functions host together with every file in this folder
- * (package.json `main` is `dist/functions/*.js`).
+ * App-wide setup. The build bundles this file first and then every function file of this folder into
+ * `dist/app.js` (package.json `main`), so `app.setup` runs before any function registers.
  */
 import { app } from '@azure/functions';
-import { watchClientDisconnects } from '../shared/disconnect';
-import { registerBackgroundHooks } from '../shared/hooks';
+import { watchClientDisconnects } from '../shared/platform/disconnect';
 
 // Streams are relayed, not buffered: without this the host collects a whole SSE body before sending it.
 app.setup({ enableHttpStream: true });
 
-// So a caller hanging up on a stream aborts the upstream request (see shared/disconnect.ts).
+// So a caller hanging up on a stream aborts the upstream request (see shared/platform/disconnect.ts).
 watchClientDisconnects();
-
-// The poller finalizes `document` jobs, recovers stalled document claims and purges expired Idempotency-Keys
-// in whichever instance runs it; every instance loads this entry.
-registerBackgroundHooks();

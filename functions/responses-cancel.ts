@@ -1,12 +1,15 @@
-import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
-import { authenticate } from '../shared/auth';
-import { json, routeId } from '../shared/http';
-import { withErrors } from '../shared/handler';
-import { cancelResponse } from '../shared/responses/service';
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { authenticate } from '../shared/callers/auth';
+import { json, routeId } from '../shared/platform/http';
+import { withErrors } from '../shared/platform/handler';
+import { cancelResponse } from '../shared/responses/manage';
 
-export async function responsesCancel(request: HttpRequest): Promise<HttpResponseInit> {
+export async function responsesCancel(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
   const caller = await authenticate(request);
-  return json(200, await cancelResponse(caller, routeId(request, 'id')));
+  return json(200, await cancelResponse(caller, routeId(request, 'id'), context));
 }
 
 app.http('responses-cancel', {

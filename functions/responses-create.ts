@@ -1,15 +1,10 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { authenticate } from '../shared/auth';
-import { disconnectSignal } from '../shared/disconnect';
-import { json, readJsonObject } from '../shared/http';
-import { sse, withErrors } from '../shared/handler';
-import {
-  createResponse,
-  createResponseIdempotent,
-  createResponseStream,
-  prepareCreate,
-} from '../shared/responses/service';
-import { resolveWebhookTarget } from '../shared/jobs';
+import { authenticate } from '../shared/callers/auth';
+import { disconnectSignal } from '../shared/platform/disconnect';
+import { json, readJsonObject } from '../shared/platform/http';
+import { sse, withErrors } from '../shared/platform/handler';
+import { createResponse } from '../shared/responses/create';
+import { registerIdempotencyTasks } from '../shared/idempotency/tasks';
 
 export async function responsesCreate(
   request: HttpRequest,
@@ -17,26 +12,26 @@ export async function responsesCreate(
 ): Promise<HttpResponseInit> {
   const caller = await authenticate(request);
   const { body } = await readJsonObject(request);
-  const cc = { caller, context, signal: disconnectSignal(context.invocationId) };
-  const idempotencyKey = request.headers.get('idempotency-key');
-  if (idempotencyKey !== null) {
-    return json(
-      200,
-      await createResponseIdempotent(cc, body, idempotencyKey, request.headers.get('x-webhook-url')),
-    );
-  }
-  const prepared = await prepareCreate(caller, body);
-  const webhookUrl = prepared.fields.background
-    ? await resolveWebhookTarget(caller, request.headers.get('x-webhook-url'))
-    : undefined;
-  if (prepared.fields.stream) return sse(await createResponseStream({ ...cc, webhookUrl }, prepared));
-  return json(200, await createResponse({ ...cc, webhookUrl }, prepared));
+  const result = await createResponse(
+    {
+      caller,
+      context,
+      signal: disconnectSignal(context.invocationId),
+      idempotencyKey: request.headers.get('idempotency-key'),
+      webhookUrl: request.headers.get('x-webhook-url'),
+    },
+    body,
+  );
+  return 'stream' in result ? sse(result.stream) : json(200, result.response);
 }
 
-// authLevel anonymous: the app authenticates every caller itself (gateway keys or Entra ID), see shared/auth.ts.
+// authLevel anonymous: the app authenticates every caller itself (gateway keys or Entra ID), see shared/callers/auth.ts.
 app.http('responses-create', {
   route: 'v1/responses',
   methods: ['POST'],
   authLevel: 'anonymous',
   handler: withErrors(responsesCreate),
 });
+
+// The poller (in whichever instance runs it) purges Idempotency-Keys once they expire.
+registerIdempotencyTasks();

@@ -1,10 +1,10 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { authenticate } from '../shared/auth';
-import { disconnectSignal } from '../shared/disconnect';
-import { badRequest } from '../shared/errors';
-import { json, queryList, routeId } from '../shared/http';
-import { sse, withErrors } from '../shared/handler';
-import { retrieveResponse, retrieveResponseStream } from '../shared/responses/service';
+import { authenticate } from '../shared/callers/auth';
+import { disconnectSignal } from '../shared/platform/disconnect';
+import { badRequest } from '../shared/platform/errors';
+import { json, queryList, routeId } from '../shared/platform/http';
+import { sse, withErrors } from '../shared/platform/handler';
+import { retrieveResponse, retrieveResponseStream } from '../shared/responses/retrieve';
 
 export async function responsesGet(
   request: HttpRequest,
@@ -29,6 +29,7 @@ export async function responsesGet(
       id,
       { include, stream, startingAfter },
       disconnectSignal(context.invocationId),
+      context,
     ),
   );
 }

@@ -1,11 +1,11 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { Readable } from 'node:stream';
-import { authenticate } from '../shared/auth';
-import { notFound } from '../shared/errors';
-import { routeId } from '../shared/http';
-import { withErrors } from '../shared/handler';
-import { openImage } from '../shared/images';
-import { assertOwned } from '../shared/ownership';
+import { authenticate } from '../shared/callers/auth';
+import { notFound } from '../shared/platform/errors';
+import { routeId } from '../shared/platform/http';
+import { withErrors } from '../shared/platform/handler';
+import { openImage } from '../shared/files/images';
+import { assertOwned } from '../shared/callers/ownership';
 
 export async function responsesImages(request: HttpRequest): Promise<HttpResponseInit> {
   const caller = await authenticate(request);

@@ -1,9 +1,9 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
-import { authenticate } from '../shared/auth';
-import { badRequest } from '../shared/errors';
-import { json, queryList, routeId } from '../shared/http';
-import { withErrors } from '../shared/handler';
-import { listInputItems, type ListQuery } from '../shared/responses/service';
+import { authenticate } from '../shared/callers/auth';
+import { badRequest } from '../shared/platform/errors';
+import { json, queryList, routeId } from '../shared/platform/http';
+import { withErrors } from '../shared/platform/handler';
+import { listInputItems, type ListQuery } from '../shared/responses/retrieve';
 
 function parseListQuery(request: HttpRequest): ListQuery {
   const limitRaw = request.query.get('limit');

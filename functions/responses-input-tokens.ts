@@ -1,8 +1,8 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
-import { authenticate } from '../shared/auth';
-import { json, readJsonObject } from '../shared/http';
-import { withErrors } from '../shared/handler';
-import { countInputTokens } from '../shared/responses/service';
+import { authenticate } from '../shared/callers/auth';
+import { json, readJsonObject } from '../shared/platform/http';
+import { withErrors } from '../shared/platform/handler';
+import { countInputTokens } from '../shared/responses/compact';
 
 export async function responsesInputTokens(request: HttpRequest): Promise<HttpResponseInit> {
   const caller = await authenticate(request);

@@ -48,7 +48,7 @@ resource subscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-
     eventDeliverySchema: 'EventGridSchema'
     filter: {
       includedEventTypes: ['Microsoft.Storage.BlobCreated']
-      // The `documents` container (shared/storage.ts CONTAINERS.documents), whose PDFs `documents-blob` summarizes.
+      // The `documents` container (shared/platform/storage.ts CONTAINERS.documents), whose PDFs `documents-blob` summarizes.
       subjectBeginsWith: '/blobServices/default/containers/documents/'
     }
     retryPolicy: {

@@ -131,7 +131,7 @@ param createImageDeployment bool = false
 @description('SKU of the model deployments.')
 param modelDeploymentSku string = 'GlobalStandard'
 
-// --- App settings of shared/config.ts (defaults are the code's, except the two timer schedules; tests/infra checks) ---
+// --- App settings of shared/platform/config.ts (its defaults, except the timer schedules; tests/infra checks) ---
 
 @description('AZURE_OPENAI_TOKEN_SCOPE: Entra ID scope of Azure OpenAI tokens.')
 param openAiTokenScope string = 'https://ai.azure.com/.default'
@@ -244,7 +244,7 @@ var imageDeployment = {
   sku: modelDeploymentSku
   capacity: imageCapacity
 }
-// Names the app uses (shared/storage.ts TABLES and CONTAINERS). It creates missing ones on first use too, but
+// Names the app uses (shared/platform/storage.ts TABLES and CONTAINERS). It creates missing ones on first use too, but
 // declaring them here makes a fresh deployment complete and keeps the data containers private from the start.
 // `eventgrid-deadletter` holds Event Grid events for documents-blob that could not be delivered (infra/eventgrid.bicep).
 var deadLetterContainerName = 'eventgrid-deadletter'

@@ -5,7 +5,7 @@
  * Why: a cold instance pays for module resolution and compilation file by file before it can serve anything.
  * The app's ~60 compiled modules took longer to load than `@azure/functions` itself; one file loads in a
  * fraction of that (docs/benchmarks.md, scenario 5). Packages stay external: the heavy SDKs are `require`d on
- * first use (shared/sdk.ts), and bundling them would only move their cost to startup.
+ * first use (shared/platform/sdk.ts), and bundling them would only move their cost to startup.
  *
  * `tsc` still compiles everything to dist/ (type checking, the tools, the tests' local host), so the per-file
  * output remains for debugging; the deployed package keeps only the bundle (tools/package.ts).

@@ -14,7 +14,7 @@
  * Entra login that holds Storage Table Data Contributor.
  */
 import { applyLocalSettings, readLocalSettings } from './settings';
-import { createKey, listCallers, revokeKeys } from '../shared/callers';
+import { createKey, listCallers, revokeKeys } from '../shared/callers/keys';
 import { registerWebhook, removeWebhook } from '../shared/webhooks/registration';
 
 const usage = `Usage: npm run keys -- <command>

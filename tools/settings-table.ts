@@ -1,10 +1,10 @@
 /**
- * Writes the README's settings table from `SETTINGS` (shared/config.ts), so the two cannot drift:
+ * Writes the README's settings table from `SETTINGS` (shared/platform/config.ts), so the two cannot drift:
  * `npm run docs:settings`. A unit test fails when the README is out of date.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SETTINGS } from '../shared/config';
+import { SETTINGS } from '../shared/platform/config';
 
 const START = '<!-- settings-table:start -->';
 const END = '<!-- settings-table:end -->';

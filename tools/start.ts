@@ -11,7 +11,8 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { applyLocalSettings, readLocalSettings, repoRoot } from './settings';
-import { callerForKey, createKey } from '../shared/callers';
+import { callerForKey, createKey } from '../shared/callers/keys';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const EMULATOR_URL = 'http://127.0.0.1:4010';
 const HOST_PORT = Number(process.env.PORT ?? 7071);
@@ -29,7 +30,7 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`${what} did not start within ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
   }
 }
 

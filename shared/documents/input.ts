@@ -4,11 +4,11 @@
  * referenced by `file_id`. Same rule as `shared/responses/documents-ref.ts` uses for the chat path.
  */
 import { Readable } from 'node:stream';
-import { openaiUploads } from '../sdk';
+import { openaiUploads } from '../platform/sdk';
 import type { ResponseInputFile } from 'openai/resources/responses/responses';
-import { getOpenAI } from '../clients';
+import { getOpenAI } from '../platform/clients';
 import type { ContainerClient } from '@azure/storage-blob';
-import { container } from '../storage';
+import { container } from '../platform/storage';
 import { documentStorageNames } from './names';
 
 /** How a PDF of `bytes` bytes is sent, given the threshold in bytes. */

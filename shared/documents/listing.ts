@@ -3,8 +3,8 @@
  * newest first). Another caller's document id is answered exactly like an unknown one.
  */
 import type { ResponseUsage } from 'openai/resources/responses/responses';
-import type { Caller } from '../auth';
-import { badRequest, notFound } from '../errors';
+import type { Caller } from '../callers/auth';
+import { badRequest, notFound } from '../platform/errors';
 import { documentStorageNames } from './names';
 import { isDocumentId } from './naming';
 import { readSummary, type RecordError } from './records';

@@ -3,7 +3,10 @@
  * table. Integration tests point these at containers and tables of their own so parallel test files never
  * share blobs or rows.
  */
-import { CONTAINERS, TABLES } from '../storage';
+import { CONTAINERS, TABLES } from '../platform/storage';
+
+/** Due-task prefix of a document version's claim recovery (name: the version row's PartitionKey). */
+export const CLAIM_RECOVERY_TASK = 'document-claim';
 
 export interface DocumentStorageNames {
   /** Container of uploaded PDFs (the blob trigger's container). */

@@ -12,8 +12,8 @@
  * - API uploads live at `documents/<caller prefix><document id>/<file name>` (see `callerBlobPrefix`).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Caller } from '../auth';
-import { callerBlobPrefix } from '../auth';
+import type { Caller } from '../callers/auth';
+import { callerBlobPrefix } from '../callers/auth';
 
 /** Azure's limit on a blob name, in characters. */
 export const MAX_BLOB_NAME = 1024;

@@ -8,7 +8,7 @@
  */
 import type { ContainerClient } from '@azure/storage-blob';
 import type { ResponseUsage } from 'openai/resources/responses/responses';
-import { container, isConcurrencyConflict, isNotFound } from '../storage';
+import { container, isConcurrencyConflict, isNotFound } from '../platform/storage';
 import { documentStorageNames } from './names';
 
 export type RecordStatus = 'processing' | 'completed' | 'failed' | 'rejected';

@@ -9,12 +9,12 @@
  * version and runs the delivery again, which resumes from the claim (reusing an uploaded file or a created
  * response).
  */
-import type { DueTaskContext } from '../jobs';
-import { scheduleDueTask } from '../jobs';
-import { container, isNotFound } from '../storage';
-import { CLAIM_RECOVERY_TASK } from '../hooks';
-import { documentStorageNames } from './names';
-import { ownerOf, processDocumentBlob } from './process';
+import type { DueTaskContext } from '../platform/scheduling/due-tasks';
+import { scheduleDueTask } from '../platform/scheduling/due-tasks';
+import { container, isNotFound } from '../platform/storage';
+import { CLAIM_RECOVERY_TASK, documentStorageNames } from './names';
+import { processDocumentBlob } from './ingest';
+import { ownerOf } from './owner';
 import { errorJson, readVersionByKey, setDocumentStatus, settleVersion, type VersionEntity } from './store';
 
 /** Wait before trying again when the recovery itself failed (storage or upstream trouble). */

@@ -9,8 +9,8 @@
  *   what `GET /v1/documents[/{id}]` shows, written by the upload and updated as the document moves on.
  */
 import type { TableClient } from '@azure/data-tables';
-import { odata } from '../sdk';
-import { isConcurrencyConflict, isNotFound, table } from '../storage';
+import { odata } from '../platform/sdk';
+import { isConcurrencyConflict, isNotFound, table } from '../platform/storage';
 import { blobKey } from './naming';
 import { documentStorageNames } from './names';
 import type { RecordError, SourceVersion } from './records';

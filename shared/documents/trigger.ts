@@ -1,6 +1,6 @@
 /** Reading a blob trigger's input and metadata (as the Functions host and the local host deliver them). */
 import { createHash } from 'node:crypto';
-import type { BlobDelivery } from './process';
+import type { BlobDelivery } from './ingest';
 
 type Metadata = Record<string, unknown> | undefined;
 

@@ -7,12 +7,12 @@
 import { Transform, Readable, type TransformCallback } from 'node:stream';
 import type busboy from 'busboy';
 import type { HttpRequest } from '@azure/functions';
-import type { Caller } from '../auth';
-import { getConfig } from '../config';
-import { ApiError, badRequest, payloadTooLarge } from '../errors';
-import { resolveWebhookTarget } from '../jobs';
-import { busboySdk } from '../sdk';
-import { container } from '../storage';
+import type { Caller } from '../callers/auth';
+import { getConfig } from '../platform/config';
+import { ApiError, badRequest, payloadTooLarge } from '../platform/errors';
+import { resolveWebhookTarget } from '../webhooks/registration';
+import { busboySdk } from '../platform/sdk';
+import { container } from '../platform/storage';
 import { toDocumentView, type DocumentView } from './listing';
 import { apiBlobName, newDocumentId, sanitizeFilename } from './naming';
 import { documentStorageNames } from './names';

@@ -2,7 +2,7 @@
  * The checks a document passes before any token is spent. Each failure is a rejection with a stable code and
  * a sentence for the record; a rejection is a normal outcome, not an error.
  */
-import { pdfSdk } from '../sdk';
+import { pdfSdk } from '../platform/sdk';
 
 export type RejectionCode = 'empty' | 'not_pdf' | 'too_large' | 'unreadable_pdf' | 'not_pdf_name';
 

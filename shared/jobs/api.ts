@@ -2,13 +2,15 @@
  * What the HTTP handlers call: track a background create, answer a retrieve from a finalized job, record a
  * caller's cancel, delete a job, list a caller's jobs.
  */
-import { odata } from '../sdk';
+import { odata } from '../platform/sdk';
 import type { Response } from 'openai/resources/responses/responses';
-import type { Caller } from '../auth';
-import { getConfig } from '../config';
-import { badRequest } from '../errors';
-import { claimFinalization, runFinalization, outcomeOf } from './finalize';
-import { pollDelay } from './schedule';
+import type { Caller } from '../callers/auth';
+import { getConfig } from '../platform/config';
+import { badRequest } from '../platform/errors';
+import { isNotFound } from '../platform/storage';
+import { claimFinalization, outcomeOf } from './claim';
+import { runFinalization } from './finalize';
+import { pollDelay } from '../platform/scheduling/backoff';
 import {
   createJob,
   deleteResponseJson,
@@ -16,6 +18,7 @@ import {
   listPartition,
   listRowKey,
   openJobStore,
+  type JobStore,
   readJob,
   readResponseJson,
   syncListing,
@@ -34,12 +37,6 @@ import {
   type JobStatus,
   type JobView,
 } from './types';
-
-const consoleLog: JobLog = {
-  log: (...args: unknown[]) => console.log(...args),
-  warn: (...args: unknown[]) => console.warn(...args),
-  error: (...args: unknown[]) => console.error(...args),
-};
 
 export interface TrackRequest {
   caller: Caller;
@@ -123,11 +120,7 @@ export async function terminalResponseFromJob(responseId: string): Promise<Respo
  * wins: the job ends `cancelled` even if upstream later reports `completed`. A terminal answer is finalized at
  * once; otherwise the job is marked and polled right away. A job that had already ended keeps its ending.
  */
-export async function recordCancel(
-  responseId: string,
-  response: Response,
-  log: JobLog = consoleLog,
-): Promise<void> {
+export async function recordCancel(responseId: string, response: Response, log: JobLog): Promise<void> {
   const store = await openJobStore();
   for (let attempt = 0; attempt < 5; attempt++) {
     const job = await readJob(store, responseId);
@@ -163,12 +156,20 @@ export async function deleteJob(responseId: string): Promise<void> {
   const job = await readJob(store, responseId);
   if (job) {
     await store.due.remove(job.dueKey);
-    await store.jobs
-      .deleteEntity(listPartition(job.callerId), listRowKey(job.createdAt, responseId))
-      .catch(() => undefined);
-    await store.jobs.deleteEntity(responseId, JOB_ROW).catch(() => undefined);
+    // Listing row first, job row last: if a delete fails, the error reaches the caller and the job row is
+    // still there for their retry to find. Only rows already gone count as deleted.
+    await deleteIfPresent(store, listPartition(job.callerId), listRowKey(job.createdAt, responseId));
+    await deleteIfPresent(store, responseId, JOB_ROW);
   }
   await deleteResponseJson(responseId);
+}
+
+async function deleteIfPresent(store: JobStore, partitionKey: string, rowKey: string): Promise<void> {
+  try {
+    await store.jobs.deleteEntity(partitionKey, rowKey);
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+  }
 }
 
 /** A job as its caller sees it, or undefined if `caller` has no such job. */
@@ -253,17 +254,4 @@ export async function listJobs(caller: Caller, options: ListJobsOptions = {}): P
     last_id: data.at(-1)?.id ?? null,
     has_more: rows.length > limit,
   };
-}
-
-/** Adds a due-index row that runs `prefix`'s due task for `name` at `at` (epoch ms); returns the row's key. */
-export async function scheduleDueTask(prefix: string, name: string, at: number): Promise<string> {
-  const store = await openJobStore();
-  // Version 0: no record points at a task row, so the index's pending/stale bookkeeping does not apply.
-  return store.due.add(at, `${prefix}:${name}`, 0);
-}
-
-/** Deletes a due task's row (one already gone is fine). */
-export async function cancelDueTask(key: string | undefined): Promise<void> {
-  if (!key) return;
-  await (await openJobStore()).due.remove(key);
 }

@@ -17,15 +17,15 @@
  * write. Index rows the job has left are deleted with the next index write, at the latest with the lease row
  * when the job is finalized, so a finalization right after a poll costs ten table operations, not sixteen.
  */
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import type { Response } from 'openai/resources/responses/responses';
-import { getOpenAI } from '../clients';
-import { getConfig } from '../config';
-import { isUpstreamError } from '../errors';
-import { storeImages } from '../images';
+import { storeImages } from '../files/images';
+import { getOpenAI } from '../platform/clients';
+import { getConfig } from '../platform/config';
+import { isUpstreamError } from '../platform/errors';
+import { isNotFound } from '../platform/storage';
 import { enqueueWebhookEvent } from '../webhooks/delivery';
 import { buildEvent, responseUrl, WEBHOOK_EVENT_TYPES, type WebhookEventType } from '../webhooks/events';
+import { expiryMessage, FINALIZE_LEASE_MS, moveDue } from './claim';
 import { jobFinalizer } from './finalizers';
 import {
   deleteResponseJson,
@@ -37,116 +37,15 @@ import {
   updateJob,
   type JobStore,
 } from './store';
-import type { FinalizeStep, FinalizerResult, JobEntity, JobError, JobLog, TerminalStatus } from './types';
-
-/** How long a finalizer may work before another poller may take the job over. */
-export const FINALIZE_LEASE_MS = 120_000;
-
-/** Identifies this process in `leaseOwner` (diagnostics only: the ETag is what excludes others). */
-export const INSTANCE_ID = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-
-export interface TerminalOutcome {
-  status: TerminalStatus;
-  error?: JobError;
-  usage?: Response['usage'];
-}
-
-/** The terminal outcome an upstream response reports, with "cancel wins" applied. */
-export function outcomeOf(response: Response, cancelRequested: boolean | undefined): TerminalOutcome {
-  const upstream = response.status as TerminalStatus;
-  const status: TerminalStatus = cancelRequested ? 'cancelled' : upstream;
-  let error: JobError | undefined;
-  if (response.error) error = { code: response.error.code, message: response.error.message };
-  else if (status === 'incomplete' && response.incomplete_details?.reason) {
-    error = {
-      code: 'incomplete',
-      message: `The response is incomplete: ${response.incomplete_details.reason}.`,
-    };
-  }
-  return { status, error: status === 'cancelled' ? undefined : error, usage: response.usage };
-}
-
-/**
- * Moves a job's due-index entry: new index row first (deleting the `stale` rows in the same transaction), then
- * the job row (ETag). The row the job leaves (`job.dueKey`) is stale from then on but not deleted here: the
- * caller deletes it with its next index write. Undefined when the write lost; the new row is then removed.
- */
-async function moveDue(
-  store: JobStore,
-  job: JobEntity,
-  at: number,
-  changes: Parameters<typeof updateJob>[2],
-  now: number,
-  stale: readonly string[] = [],
-): Promise<JobEntity | undefined> {
-  const key = await store.due.add(at, job.responseId, job.version + 1, stale);
-  const written = await updateJob(store, job, { ...changes, nextPollAt: at, dueKey: key }, now);
-  if (!written) await store.due.remove(key);
-  return written;
-}
-
-/**
- * Claims the finalization of a running job with its terminal outcome. Returns the claimed job (holding the
- * lease), or undefined when someone else changed the job first: they own what happens next. `stale`: index
- * rows known stale for good, deleted on the way. On success the row `job` pointed at is stale too: pass it to
- * {@link runFinalization} (`stale`), which deletes it with its next index write.
- */
-export async function claimFinalization(
-  store: JobStore,
-  job: JobEntity,
-  outcome: TerminalOutcome,
-  now = Date.now(),
-  more: Parameters<typeof updateJob>[2] = {},
-  stale: readonly string[] = [],
-): Promise<JobEntity | undefined> {
-  if (job.phase !== 'running') {
-    await store.due.removeAll(stale);
-    return undefined;
-  }
-  const leaseUntil = now + FINALIZE_LEASE_MS;
-  const claimed = await moveDue(
-    store,
-    job,
-    leaseUntil,
-    {
-      phase: 'finalizing',
-      status: outcome.status,
-      lastError: outcome.error ? JSON.stringify(outcome.error) : '',
-      // Usage is recorded here, once per job: this write happens for exactly one claimer.
-      usage: outcome.usage ? JSON.stringify(outcome.usage) : (job.usage ?? ''),
-      completedAt: now,
-      leaseUntil,
-      leaseOwner: INSTANCE_ID,
-      steps: '',
-      ...more,
-    },
-    now,
-    stale,
-  );
-  // The listing shows the terminal status once the final JSON is stored (step 1), not here: whoever sees a
-  // terminal status in GET /v1/jobs can retrieve the response from the record.
-  return claimed;
-}
-
-/**
- * Takes over a finalizing job whose lease has run out. Undefined if another poller got it first. On success the
- * row `job` pointed at is stale: pass it to {@link runFinalization} (`stale`).
- */
-export async function takeOverFinalization(
-  store: JobStore,
-  job: JobEntity,
-  now = Date.now(),
-): Promise<JobEntity | undefined> {
-  if (job.phase !== 'finalizing' || (job.leaseUntil ?? 0) > now) return undefined;
-  const leaseUntil = now + FINALIZE_LEASE_MS;
-  return moveDue(store, job, leaseUntil, { leaseUntil, leaseOwner: INSTANCE_ID }, now);
-}
-
-function expiryMessage(): string {
-  return `The background response did not finish within JOB_MAX_AGE_SECONDS (${getConfig().jobMaxAgeSeconds} s); the gateway expired it and asked Azure OpenAI to cancel it.`;
-}
-
-export const expiredError = (): JobError => ({ code: 'expired', message: expiryMessage() });
+import type {
+  FinalizeStep,
+  FinalizerResult,
+  JobEntity,
+  JobError,
+  JobFinalizer,
+  JobLog,
+  TerminalStatus,
+} from './types';
 
 /**
  * The response to store: the one the claimer saw, else the stored copy (a retried finalization), else upstream
@@ -238,167 +137,251 @@ async function deleteUploadedFiles(job: JobEntity, store: JobStore, log: JobLog)
 /** `lost`: another instance took the job over (or it was deleted); `failed`: a step threw, the next tick resumes. */
 export type FinalizeResult = 'finalized' | 'lost' | 'failed';
 
+export interface FinalizeOptions {
+  /** Upstream no longer has the response: finalize without it. */
+  gone?: boolean;
+  now?: () => number;
+  /** Index rows the job has left for good (the row before the claim). */
+  stale?: readonly string[];
+}
+
 /**
  * Runs (or resumes) the finalization of a job this instance has just claimed or taken over. On a failed step
  * the error is logged and the lease released at once, so the next tick resumes after the last recorded step.
- * `stale`: index rows the job has left for good (the row before the claim); they are deleted with the next
- * index write, at the latest together with the lease row once the job is finalized.
+ * `stale` rows are deleted with the next index write, at the latest together with the lease row once the job is
+ * finalized.
  */
 export async function runFinalization(
   store: JobStore,
   claimed: JobEntity,
   source: Response | undefined,
   log: JobLog,
-  options: { gone?: boolean; now?: () => number; stale?: readonly string[] } = {},
+  options: FinalizeOptions = {},
 ): Promise<FinalizeResult> {
-  const clock = options.now ?? Date.now;
-  let job = claimed;
-  let stale = [...(options.stale ?? [])];
-  const status = job.status as TerminalStatus;
-  const steps = new Set((job.steps ?? '').split(',').filter(Boolean) as FinalizeStep[]);
-  const finalizer = jobFinalizer(job.kind);
+  return new Finalization(store, claimed, log, options).run(source);
+}
+
+/** One run of the steps over one claimed job; `job` is always the latest row this run wrote. */
+class Finalization {
+  private job: JobEntity;
+  private stale: string[];
+  private readonly steps: Set<FinalizeStep>;
+  private readonly status: TerminalStatus;
+  private readonly finalizer: JobFinalizer | undefined;
+  private readonly hasUploads: boolean;
+  private readonly clock: () => number;
+  /** What the listing showed after step 1, when this run wrote it. */
+  private listed: string | undefined;
+
+  constructor(
+    private readonly store: JobStore,
+    claimed: JobEntity,
+    private readonly log: JobLog,
+    private readonly options: FinalizeOptions,
+  ) {
+    this.job = claimed;
+    this.stale = [...(options.stale ?? [])];
+    this.steps = new Set((claimed.steps ?? '').split(',').filter(Boolean) as FinalizeStep[]);
+    this.status = claimed.status as TerminalStatus;
+    this.finalizer = jobFinalizer(claimed.kind);
+    this.hasUploads = (parseJson<string[]>(claimed.uploadedFileIds) ?? []).length > 0;
+    this.clock = options.now ?? Date.now;
+  }
+
+  async run(source: Response | undefined): Promise<FinalizeResult> {
+    try {
+      const hookPending = !!this.finalizer && !this.steps.has('hook');
+      let response: Response | undefined;
+      if (!this.steps.has('stored') || hookPending) {
+        response = this.options.gone
+          ? undefined
+          : await finalResponse(this.store, this.job, source, this.log);
+        if (response) response = settle(response, this.job, this.log);
+      }
+      if (!this.steps.has('stored') && !(await this.storeResult(response, hookPending))) return 'lost';
+      const hookResult = hookPending
+        ? await this.runHook(response)
+        : parseJson<FinalizerResult>(this.job.hookResult);
+      if (hookResult === 'lost') return 'lost';
+      await deleteUploadedFiles(this.job, this.store, this.log);
+      await this.queueWebhook(hookResult);
+      return await this.complete();
+    } catch (e) {
+      await this.release(e);
+      return 'failed';
+    }
+  }
+
   /**
    * Records a finished step. The lease is renewed (a due-index move) only when long work follows (the kind's
    * hook, upstream file deletes) or less than half of it is left; otherwise the step is one ETag write.
    */
-  const record = async (
+  private async record(
     step: FinalizeStep,
     longWorkNext: boolean,
     extra: Parameters<typeof updateJob>[2] = {},
-  ) => {
-    steps.add(step);
-    const changes = { ...extra, steps: [...steps].join(',') };
-    if (!longWorkNext && (job.leaseUntil ?? 0) - clock() >= FINALIZE_LEASE_MS / 2) {
-      return updateJob(store, job, changes, clock());
+  ): Promise<JobEntity | undefined> {
+    this.steps.add(step);
+    const changes = { ...extra, steps: [...this.steps].join(',') };
+    if (!longWorkNext && (this.job.leaseUntil ?? 0) - this.clock() >= FINALIZE_LEASE_MS / 2) {
+      return updateJob(this.store, this.job, changes, this.clock());
     }
-    const leaseUntil = clock() + FINALIZE_LEASE_MS;
-    const written = await moveDue(store, job, leaseUntil, { ...changes, leaseUntil }, clock(), stale);
+    const leaseUntil = this.clock() + FINALIZE_LEASE_MS;
+    const written = await moveDue(
+      this.store,
+      this.job,
+      leaseUntil,
+      { ...changes, leaseUntil },
+      this.clock(),
+      this.stale,
+    );
     // The move's transaction deleted the stale rows; if it won, the row the job left is stale now.
-    stale = written ? [job.dueKey] : [];
+    this.stale = written ? [this.job.dueKey] : [];
     return written;
-  };
-  const uploads = (parseJson<string[]>(job.uploadedFileIds) ?? []).length > 0;
-  let listed: string | undefined;
-  try {
-    let response: Response | undefined;
-    if (!steps.has('stored') || (finalizer && !steps.has('hook'))) {
-      response = options.gone ? undefined : await finalResponse(store, job, source, log);
-      if (response) response = settle(response, job, log);
+  }
+
+  /** Step 1: the final response JSON and its images. False when the job was lost meanwhile. */
+  private async storeResult(response: Response | undefined, hookPending: boolean): Promise<boolean> {
+    if (response) {
+      await storeResponseJson(response);
+      await storeImages(response);
     }
-    if (!steps.has('stored')) {
-      if (response) {
-        await storeResponseJson(response);
-        await storeImages(response);
-      }
-      const written = await record('stored', (!!finalizer && !steps.has('hook')) || uploads);
-      if (!written) {
-        await store.due.removeAll(stale);
-        // Gone (deleted while we worked) or taken over; a deleted job must not keep its payload.
-        if (!(await stillExists(store, job))) await deleteResponseJson(job.responseId);
-        return 'lost';
-      }
-      job = written;
-      await syncListing(store, job);
-      listed = JSON.stringify(toJobView(job));
+    const written = await this.record('stored', hookPending || this.hasUploads);
+    if (!written) {
+      await this.store.due.removeAll(this.stale);
+      // Deleted while we worked (a deleted job must not keep its payload), or taken over (keep it: it is theirs).
+      if (!(await stillExists(this.store, this.job))) await deleteResponseJson(this.job.responseId);
+      return false;
     }
-    let hookResult = parseJson<FinalizerResult>(job.hookResult);
-    if (finalizer && !steps.has('hook')) {
-      const extra = parseJson<Record<string, string>>(job.extra) ?? {};
-      hookResult = (await finalizer({ job, status, response, extra, log })) ?? {};
-      const written = await record('hook', uploads, { hookResult: JSON.stringify(hookResult) });
-      if (!written) {
-        await store.due.removeAll(stale);
-        return 'lost';
-      }
-      job = written;
+    this.job = written;
+    await syncListing(this.store, this.job);
+    this.listed = JSON.stringify(toJobView(this.job));
+    return true;
+  }
+
+  /** Step 2: the kind's finalizer, its result recorded with the step. */
+  private async runHook(response: Response | undefined): Promise<FinalizerResult | 'lost'> {
+    const extra = parseJson<Record<string, string>>(this.job.extra) ?? {};
+    const result =
+      (await this.finalizer!({ job: this.job, status: this.status, response, extra, log: this.log })) ?? {};
+    const written = await this.record('hook', this.hasUploads, { hookResult: JSON.stringify(result) });
+    if (!written) {
+      await this.store.due.removeAll(this.stale);
+      return 'lost';
     }
-    await deleteUploadedFiles(job, store, log);
+    this.job = written;
+    return result;
+  }
+
+  /** Step 3: the completion webhook (idempotent by event id). */
+  private async queueWebhook(hookResult: FinalizerResult | undefined): Promise<void> {
+    const job = this.job;
     const type = (WEBHOOK_EVENT_TYPES as readonly string[]).includes(hookResult?.eventType ?? '')
       ? (hookResult!.eventType as WebhookEventType)
-      : eventTypeFor(job, status);
+      : eventTypeFor(job, this.status);
     const event = buildEvent(
       type,
       {
         id: job.responseId,
         object: 'response',
         kind: job.kind,
-        status,
+        status: this.status,
         deployment: job.deployment,
         created_at: Math.floor(job.createdAt / 1000),
-        completed_at: Math.floor((job.completedAt ?? clock()) / 1000),
+        completed_at: Math.floor((job.completedAt ?? this.clock()) / 1000),
         error: parseJson<JobError>(job.lastError) ?? null,
         usage: parseJson<NonNullable<Response['usage']>>(job.usage) ?? null,
         url: responseUrl(job.responseId),
         ...(hookResult?.eventData ?? {}),
       },
-      job.completedAt ?? clock(),
+      job.completedAt ?? this.clock(),
     );
-    await enqueueWebhookEvent({ callerId: job.callerId, url: job.webhookUrl, event }, clock());
+    await enqueueWebhookEvent({ callerId: job.callerId, url: job.webhookUrl, event }, this.clock());
+  }
+
+  /** Step 4: finalizing → finalized; the lease row and every stale row go. */
+  private async complete(): Promise<FinalizeResult> {
     const done = await updateJob(
-      store,
-      job,
+      this.store,
+      this.job,
       { phase: 'finalized', leaseUntil: 0, leaseOwner: '', nextPollAt: 0, dueKey: '', finalizeError: '' },
-      clock(),
+      this.clock(),
     );
     if (!done) {
-      await store.due.removeAll(stale);
+      await this.store.due.removeAll(this.stale);
       return 'lost';
     }
-    await store.due.removeAll([job.dueKey, ...stale]);
+    await this.store.due.removeAll([this.job.dueKey, ...this.stale]);
     // Again at the end (a crash right after step 1 may have left the listing behind), unless this run wrote it
     // at step 1 and what callers see of the job has not changed since.
-    if (listed !== JSON.stringify(toJobView(done))) await syncListing(store, done);
+    if (this.listed !== JSON.stringify(toJobView(done))) await syncListing(this.store, done);
     const usage = parseJson<NonNullable<Response['usage']>>(done.usage);
-    log.log(
+    this.log.log(
       JSON.stringify({
         event: 'job.finalized',
         responseId: done.responseId,
         caller: done.callerId,
         kind: done.kind,
         deployment: done.deployment,
-        status,
+        status: this.status,
         polls: done.pollCount,
-        ageMs: (done.completedAt ?? clock()) - done.createdAt,
+        ageMs: (done.completedAt ?? this.clock()) - done.createdAt,
         inputTokens: usage?.input_tokens,
         outputTokens: usage?.output_tokens,
       }),
     );
     return 'finalized';
-  } catch (e) {
+  }
+
+  /**
+   * A step threw: logged, and the lease released now rather than after FINALIZE_LEASE_MS, so the next tick after
+   * the retry delay resumes. If the release fails too, the lease simply runs out first.
+   */
+  private async release(e: unknown): Promise<void> {
     const message = e instanceof Error ? e.message : String(e);
-    log.warn(
+    const job = this.job;
+    this.log.warn(
       JSON.stringify({
         event: 'job.finalize_failed',
         responseId: job.responseId,
-        steps: [...steps],
+        steps: [...this.steps],
         error: message,
       }),
     );
-    // Release the lease now rather than after FINALIZE_LEASE_MS: the next tick after the retry delay resumes.
-    const retryAt = clock() + Math.max(getConfig().pollInitialDelayMs, 1000);
-    await moveDue(
-      store,
-      job,
-      retryAt,
-      {
-        leaseUntil: retryAt,
-        finalizeError: JSON.stringify({ code: 'finalize_failed', message: message.slice(0, 1000) }),
-      },
-      clock(),
-      stale,
-    )
-      .then((moved) => moved && store.due.remove(job.dueKey))
-      .catch(() => undefined);
-    return 'failed';
+    const retryAt = this.clock() + Math.max(getConfig().pollInitialDelayMs, 1000);
+    try {
+      const moved = await moveDue(
+        this.store,
+        job,
+        retryAt,
+        {
+          leaseUntil: retryAt,
+          finalizeError: JSON.stringify({ code: 'finalize_failed', message: message.slice(0, 1000) }),
+        },
+        this.clock(),
+        this.stale,
+      );
+      if (moved) await this.store.due.remove(job.dueKey);
+    } catch (releaseError) {
+      this.log.warn(
+        JSON.stringify({
+          event: 'job.release_failed',
+          responseId: job.responseId,
+          error: releaseError instanceof Error ? releaseError.message : String(releaseError),
+        }),
+      );
+    }
   }
 }
 
-async function stillExists(store: JobStore, job: JobEntity): Promise<boolean> {
+/** Whether the job row still exists. Only "not found" is absence; any other failure is thrown. */
+export async function stillExists(store: JobStore, job: JobEntity): Promise<boolean> {
   try {
     store.meter.tableReads++;
     await store.jobs.getEntity(job.partitionKey, job.rowKey);
     return true;
-  } catch {
-    return false;
+  } catch (e) {
+    if (isNotFound(e)) return false;
+    throw e;
   }
 }

@@ -7,14 +7,11 @@ export {
   getJobView,
   listJobs,
   parseListJobsQuery,
-  scheduleDueTask,
-  cancelDueTask,
   type TrackRequest,
   type ListJobsOptions,
 } from './api';
 export { runPollerTick, type PollerTickOptions, type PollerTickStats } from './poller';
 export { registerJobFinalizer } from './finalizers';
-export { resolveWebhookTarget } from '../webhooks/registration';
 export type {
   FinalizerContext,
   FinalizerResult,
@@ -25,4 +22,3 @@ export type {
   JobStatus,
   JobView,
 } from './types';
-export { registerDueTask, type DueTask, type DueTaskContext } from './due-tasks';

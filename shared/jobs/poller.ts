@@ -10,20 +10,18 @@
  * one transaction (see the due index in schedule.ts).
  */
 import type { Response } from 'openai/resources/responses/responses';
-import { getOpenAI } from '../clients';
-import { getConfig } from '../config';
-import { isUpstreamError } from '../errors';
-import {
-  claimFinalization,
-  expiredError,
-  outcomeOf,
-  runFinalization,
-  takeOverFinalization,
-} from './finalize';
-import { dueTaskOf } from './due-tasks';
-import { idFromDueKey, newMeter, pollDelay, retryAfterMs, runBounded, type Meter } from './schedule';
+import { getOpenAI } from '../platform/clients';
+import { getConfig } from '../platform/config';
+import { isUpstreamError } from '../platform/errors';
+import { claimFinalization, expiredError, outcomeOf, takeOverFinalization } from './claim';
+import { runFinalization } from './finalize';
+import { dueTaskOf } from '../platform/scheduling/due-tasks';
+import { idFromDueKey, newMeter, type Meter } from '../platform/scheduling/due-index';
+import { pollDelay, retryAfterMs } from '../platform/scheduling/backoff';
+import { runBounded } from '../platform/scheduling/bounded';
 import { openJobStore, readJob, syncListing, updateJob } from './store';
 import { isTerminal, type JobEntity, type JobLog, type JobStatus } from './types';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface PollerTickOptions {
   /** The tick's clock (epoch ms); tests move it forward. Default: now. */
@@ -57,8 +55,6 @@ export interface PollerTickStats extends Meter {
   budgetExhausted: boolean;
   durationMs: number;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs one poller tick and returns what it did. */
 export async function runPollerTick(options: PollerTickOptions): Promise<PollerTickStats> {

@@ -10,9 +10,9 @@
  */
 import type { TableClient } from '@azure/data-tables';
 import type { Response } from 'openai/resources/responses/responses';
-import { container, isConcurrencyConflict, isNotFound, table } from '../storage';
-import { storageNames } from './names';
-import { DueIndex, newMeter, type Meter } from './schedule';
+import { container, isConcurrencyConflict, isNotFound, table } from '../platform/storage';
+import { storageNames } from '../platform/storage-names';
+import { DueIndex, newMeter, type Meter } from '../platform/scheduling/due-index';
 import type { JobEntity, JobError, JobKind, JobStatus, JobView } from './types';
 
 export const JOB_ROW = 'job';

@@ -1,5 +1,5 @@
 /** Types of the background job store. */
-import type { InvocationContext } from '@azure/functions';
+import type { Log } from '../platform/log';
 import type { Response, ResponseUsage } from 'openai/resources/responses/responses';
 
 export type JobKind = 'response' | 'document';
@@ -103,7 +103,7 @@ export interface JobList {
   has_more: boolean;
 }
 
-export type JobLog = Pick<InvocationContext, 'log' | 'warn' | 'error'>;
+export type JobLog = Log;
 
 /** What a per-kind finalizer gets. It may run more than once for a job (crash, retry): make it idempotent. */
 export interface FinalizerContext {

@@ -6,11 +6,11 @@
  * storage.
  */
 import type { Readable } from 'node:stream';
-import { callerBlobPrefix, type Caller } from '../auth';
-import { getOpenAI } from '../clients';
-import { getConfig } from '../config';
-import { badRequest, conflict } from '../errors';
-import { CONTAINERS, container, isNotFound } from '../storage';
+import { callerBlobPrefix, type Caller } from '../callers/auth';
+import { getOpenAI } from '../platform/clients';
+import { getConfig } from '../platform/config';
+import { badRequest, conflict } from '../platform/errors';
+import { CONTAINERS, container, isNotFound } from '../platform/storage';
 import { fileIdPart, inlinePdfPart, uploadPdfFromBlob } from '../documents/input';
 
 async function readAll(stream: Readable | undefined): Promise<Buffer> {

@@ -2,8 +2,8 @@
  * Checks on the few request fields the service itself reads. Everything else passes through untouched so new
  * Responses API fields work without a code change; Azure OpenAI validates those and its 400s pass through.
  */
-import { badRequest } from '../errors';
-import { getConfig } from '../config';
+import { badRequest } from '../platform/errors';
+import { getConfig } from '../platform/config';
 
 type Body = Record<string, unknown>;
 

@@ -5,24 +5,19 @@
  * - Delivery row: PartitionKey = event id, RowKey = `delivery`; state `pending` → `delivered` | `failed`,
  *   written only with its ETag.
  * - Due index: PartitionKey = `due`, RowKey = `<next attempt epoch ms>.<version>.<nonce>_<event id>` (see
- *   jobs/schedule.ts).
+ *   platform/scheduling/due-index.ts).
  *
  * Before an attempt the row is moved past the attempt's timeout under its ETag: that claim is the lease that
  * keeps two timer instances from sending the same attempt, and a crash mid-attempt just retries later.
  */
-import { getConfig } from '../config';
-import { postGuarded } from '../outbound';
-import { isConcurrencyConflict, isNotFound, table } from '../storage';
-import { storageNames } from '../jobs/names';
-import {
-  DueIndex,
-  idFromDueKey,
-  newMeter,
-  runBounded,
-  webhookRetryDelay,
-  type Meter,
-} from '../jobs/schedule';
-import type { JobLog } from '../jobs/types';
+import { getConfig } from '../platform/config';
+import { postGuarded } from '../platform/outbound';
+import { isConcurrencyConflict, isNotFound, table } from '../platform/storage';
+import { storageNames } from '../platform/storage-names';
+import { DueIndex, idFromDueKey, newMeter, type Meter } from '../platform/scheduling/due-index';
+import { runBounded } from '../platform/scheduling/bounded';
+import { webhookRetryDelay } from '../platform/scheduling/backoff';
+import type { Log } from '../platform/log';
 import type { WebhookEvent } from './events';
 import { callerNameFor, getWebhookRegistration } from './registration';
 import { webhookHeaders } from './signing';
@@ -154,7 +149,7 @@ export interface WebhookTickOptions {
   /** Stop starting new attempts after this many ms. Default POLL_TICK_BUDGET_MS. */
   budgetMs?: number;
   concurrency?: number;
-  log: JobLog;
+  log: Log;
 }
 
 export interface WebhookTickStats extends Meter {

@@ -4,7 +4,7 @@
  * the result; they never carry output text.
  */
 import { createHash } from 'node:crypto';
-import { getConfig } from '../config';
+import { getConfig } from '../platform/config';
 
 export type WebhookEventType =
   | 'response.completed'

@@ -4,11 +4,11 @@
  * caller name), next to the rest of what the keys tool manages. The secret is stored as is because every
  * delivery is signed with it; it is shown once, when registered.
  */
-import type { Caller } from '../auth';
-import { badRequest } from '../errors';
-import { validateOutboundUrl } from '../outbound';
-import { isNotFound, table } from '../storage';
-import { storageNames } from '../jobs/names';
+import type { Caller } from '../callers/auth';
+import { badRequest } from '../platform/errors';
+import { validateOutboundUrl } from '../platform/outbound';
+import { isNotFound, table } from '../platform/storage';
+import { storageNames } from '../platform/storage-names';
 import { newWebhookSecret } from './signing';
 
 const CALLER_PARTITION = 'caller';

@@ -1,29 +1,20 @@
 /**
- * Standard Webhooks signatures (https://www.standardwebhooks.com/, the scheme OpenAI's own webhooks use):
- * `webhook-signature: v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">`, keyed with the
- * base64-decoded part of the `whsec_...` secret. Receivers verify with any Standard Webhooks library.
+ * Standard Webhooks signatures (https://www.standardwebhooks.com/, the scheme OpenAI's own webhooks use), made
+ * by the `standardwebhooks` library: `webhook-signature: v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">`,
+ * keyed with the base64 part of the `whsec_...` secret. Receivers verify with any Standard Webhooks library.
  */
-import { createHmac, randomBytes } from 'node:crypto';
-
-const PREFIX = 'whsec_';
+import { randomBytes } from 'node:crypto';
+import { standardWebhooksSdk } from '../platform/sdk';
 
 /** A new signing secret: `whsec_` + 32 random bytes in base64. */
 export function newWebhookSecret(): string {
-  return `${PREFIX}${randomBytes(32).toString('base64')}`;
-}
-
-function secretKey(secret: string): Buffer {
-  const key = Buffer.from(secret.startsWith(PREFIX) ? secret.slice(PREFIX.length) : secret, 'base64');
-  if (key.length === 0) throw new Error('The webhook signing secret is empty.');
-  return key;
+  return `whsec_${randomBytes(32).toString('base64')}`;
 }
 
 /** `v1,<signature>` for one message. `timestamp` is unix seconds. */
 export function signWebhook(secret: string, id: string, timestamp: number, body: string): string {
-  const mac = createHmac('sha256', secretKey(secret))
-    .update(`${id}.${timestamp}.${body}`, 'utf8')
-    .digest('base64');
-  return `v1,${mac}`;
+  const { Webhook } = standardWebhooksSdk();
+  return new Webhook(secret).sign(id, new Date(timestamp * 1000), body);
 }
 
 /** The three headers of a signed delivery. `now` is epoch ms (the time of this attempt, not of the event). */

@@ -4,11 +4,12 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type OpenAI from 'openai';
 import { Webhook } from 'standardwebhooks';
 import { registerWebhook } from '../../shared/webhooks/registration';
 import { startStack, type Stack } from './stack';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 interface Delivery {
   id: string;
@@ -55,6 +56,11 @@ afterAll(async () => {
   receiver?.close();
 });
 
+// Faults a test injected never outlive it, even when it fails before they are used up.
+afterEach(async () => {
+  await stack?.clearFaults();
+});
+
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 25_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -63,7 +69,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
     if (Date.now() > deadline) {
       throw new Error(`timed out waiting for ${what}; host log tail:\n${stack.hostLogs().slice(-4000)}`);
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
 }
 
@@ -105,7 +111,7 @@ describe('background jobs', () => {
     await until('one webhook per job', () =>
       Promise.resolve(ids.every((id) => deliveries.some((d) => d.event.data.id === id)) ? true : undefined),
     );
-    await new Promise((r) => setTimeout(r, 1500)); // room for any duplicate to show up
+    await sleep(1500); // room for any duplicate to show up
     for (const id of ids) {
       const mine = deliveries.filter((d) => d.event.data.id === id);
       expect(new Set(mine.map((d) => d.id)).size).toBe(1); // one logical event (retries would share the id)
@@ -143,8 +149,7 @@ describe('background jobs', () => {
     });
     const cancelled = await caller.client.responses.cancel(response.id);
     expect(cancelled.status).toBe('cancelled');
-    await new Promise((r) => setTimeout(r, 3000)); // several poller ticks past the upstream "completion"
-    await stack.clearFaults();
+    await sleep(3000); // several poller ticks past the upstream "completion"
     const job = (await jobs()).data.find((j) => j.id === response.id)!;
     expect(job.status).toBe('cancelled');
     await until('cancel webhook', () =>
@@ -228,11 +233,10 @@ describe('idempotent creates', () => {
     await stack.fault({ kind: 'latency', latencyMs: 1500, count: 1, route: 'POST /responses' });
     const body = { model: 'gpt-4.1', input: 'slow' };
     const slow = create(key, body);
-    await new Promise((r) => setTimeout(r, 400));
+    await sleep(400);
     const repeat = await create(key, body);
     expect(repeat.status).toBe(409);
     expect((await slow).status).toBe(200);
-    await stack.clearFaults();
   });
 
   it('still replays after the app restarts', async () => {

@@ -11,7 +11,7 @@ import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { Webhook } from 'standardwebhooks';
 import { registerWebhook } from '../../shared/webhooks/registration';
 import { makePdf, rejectionCorpus, sleep, waitFor } from '../integration/documents-support';
-import type { ErrorBody } from '../../shared/errors';
+import type { ErrorBody } from '../../shared/platform/errors';
 import type { DocumentList, DocumentView } from '../../shared/documents/listing';
 import type { SummaryRecord } from '../../shared/documents/records';
 import { startStack, type Stack } from './stack';

@@ -1,5 +1,5 @@
 /** Every error class the service answers, each OpenAI-shaped so SDKs raise their usual errors. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import { startStack, type Stack } from './stack';
 
@@ -15,6 +15,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.stop();
+});
+
+// Faults a test injected never outlive it, even when it fails before they are used up.
+afterEach(async () => {
+  await stack?.clearFaults();
 });
 
 async function post(body: string, headers: Record<string, string> = {}) {
@@ -104,10 +109,10 @@ describe('errors the service answers', () => {
   it('answers 429 with retry-after after its own bounded retries', async () => {
     await stack.fault({ kind: '429', count: 5, retryAfterMs: 50 });
     const r = await post(JSON.stringify({ model: 'gpt-4.1', input: 'x' }));
-    await stack.clearFaults();
     expect(r.status).toBe(429);
     expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expectShape(r.body);
+    await stack.clearFaults(); // the storm ends: the next create goes through
     await expect(
       caller.client.responses.create({ model: 'gpt-4.1', input: 'after the storm' }),
     ).resolves.toMatchObject({ status: 'completed' });
@@ -118,13 +123,11 @@ describe('errors the service answers', () => {
     await expect(caller.client.responses.create({ model: 'gpt-4.1', input: 'x' })).resolves.toMatchObject({
       status: 'completed',
     });
-    await stack.clearFaults();
   });
 
   it('answers upstream 5xx (after retries) with 502', async () => {
     await stack.fault({ kind: '500', count: 10 });
     const r = await post(JSON.stringify({ model: 'gpt-4.1', input: 'x' }));
-    await stack.clearFaults();
     expect(r.status).toBe(502);
     expectShape(r.body);
   });
@@ -132,7 +135,6 @@ describe('errors the service answers', () => {
   it('answers an upstream timeout with 504', async () => {
     await stack.fault({ kind: 'latency', latencyMs: 4000, count: 1 });
     const r = await post(JSON.stringify({ model: 'gpt-4.1', input: 'x' }));
-    await stack.clearFaults();
     expect(r.status).toBe(504);
     expectShape(r.body);
   });
@@ -145,7 +147,6 @@ describe('errors the service answers', () => {
       body: JSON.stringify({ model: 'gpt-4.1', input: 'a stream that breaks', stream: true }),
     });
     const text = await res.text();
-    await stack.clearFaults();
     expect(text).toContain('event: response.created');
     expect(text).toContain('event: error');
     expect(text).not.toContain('event: response.completed');

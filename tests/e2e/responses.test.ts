@@ -7,6 +7,7 @@ import { toFile } from 'openai';
 import type { Response, ResponseStreamEvent } from 'openai/resources/responses/responses';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
 import { startStack, type Stack } from './stack';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 let stack: Stack;
 let client: OpenAI;
@@ -36,7 +37,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
     const value = await probe();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }
 

@@ -6,10 +6,10 @@ import { randomUUID } from 'node:crypto';
 import OpenAI from 'openai';
 import { startEmulator } from '../../tools/emulator/server';
 import { spawnHost } from '../support/host';
-import { resetConfigForTests } from '../../shared/config';
-import { resetClientsForTests } from '../../shared/clients';
-import { resetStorageForTests } from '../../shared/storage';
-import { createKey } from '../../shared/callers';
+import { resetConfigForTests } from '../../shared/platform/config';
+import { resetClientsForTests } from '../../shared/platform/clients';
+import { resetStorageForTests } from '../../shared/platform/storage';
+import { createKey } from '../../shared/callers/keys';
 import { freePort } from '../support/ports';
 import { startAzurite } from '../support/azurite';
 

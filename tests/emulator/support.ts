@@ -1,5 +1,6 @@
 import OpenAI from 'openai';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../tools/emulator/server';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const API_KEY = 'emulator-key';
 
@@ -74,9 +75,7 @@ export async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+export { sleep };
 
 /** Polls `read` until `done` holds or the deadline passes. */
 export async function until<T>(

@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SETTINGS } from '../../shared/config';
-import { CONTAINERS, TABLES } from '../../shared/storage';
+import { SETTINGS } from '../../shared/platform/config';
+import { CONTAINERS, TABLES } from '../../shared/platform/storage';
 import {
   compileInfra,
   defaultValue,
@@ -23,7 +23,7 @@ const compiled = compileInfra();
 const skipped = 'skipped' in compiled ? compiled.skipped : undefined;
 if (skipped) console.warn(`tests/infra: ${skipped}; the ARM assertions are skipped.`);
 
-/** Settings of shared/config.ts that must not exist in Azure: identity replaces both secrets. */
+/** Settings of shared/platform/config.ts that must not exist in Azure: identity replaces both secrets. */
 const MUST_BE_ABSENT = ['AzureWebJobsStorage', 'AZURE_OPENAI_API_KEY'];
 
 /** Settings whose Azure value is derived from other parameters rather than defaulted. */
@@ -111,7 +111,10 @@ describe.skipIf(skipped !== undefined)('infrastructure (compiled ARM templates)'
         .map((s) => s.name)
         .filter((name) => !MUST_BE_ABSENT.includes(name));
       const missing = expected.filter((name) => !(name in appSettings));
-      expect(missing, 'settings read by shared/config.ts but not set in infra/app/api.bicep').toEqual([]);
+      expect(
+        missing,
+        'settings read by shared/platform/config.ts but not set in infra/app/api.bicep',
+      ).toEqual([]);
     });
 
     it('never set a storage connection string or an Azure OpenAI key', () => {

@@ -4,12 +4,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerClient } from '@azure/storage-blob';
-import { getOpenAI } from '../../shared/clients';
+import { getOpenAI } from '../../shared/platform/clients';
 import { uploadPdf, uploadPdfFromBlob, uploadsFromStorage } from '../../shared/documents/input';
 import { useDocumentStorageForTests } from '../../shared/documents/names';
-import { processDocumentBlob } from '../../shared/documents/process';
+import { processDocumentBlob } from '../../shared/documents/ingest';
 import { readVersion } from '../../shared/documents/store';
-import { container } from '../../shared/storage';
+import { container } from '../../shared/platform/storage';
 import { startJobsEnv, uniqueSuffix, type JobsEnv } from './support/jobs-env';
 import { makePdf, putBlob } from './documents-support';
 

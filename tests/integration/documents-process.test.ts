@@ -2,20 +2,22 @@
  * The blob-trigger path against real storage (Azurite, containers and table of this file's own) and the
  * Responses API emulator: validation, version claims, the crash window, finalization through the real poller.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerClient } from '@azure/storage-blob';
-import { getOpenAI } from '../../shared/clients';
-import { resetConfigForTests } from '../../shared/config';
-import { runPollerTick, scheduleDueTask } from '../../shared/jobs';
-import { storageNames } from '../../shared/jobs/names';
+import { getOpenAI } from '../../shared/platform/clients';
+import { resetConfigForTests } from '../../shared/platform/config';
+import { runPollerTick } from '../../shared/jobs';
+import { scheduleDueTask } from '../../shared/platform/scheduling/due-tasks';
+import { storageNames } from '../../shared/platform/storage-names';
 import { blobKey } from '../../shared/documents/naming';
-import { CLAIM_RECOVERY_TASK } from '../../shared/hooks';
 import { useDocumentStorageForTests } from '../../shared/documents/names';
-import { finalizeDocument, leaseMs, processDocumentBlob } from '../../shared/documents/process';
-import { registerBackgroundHooks } from '../../shared/hooks';
+import { finalizeDocument } from '../../shared/documents/finalize';
+import { leaseMs, processDocumentBlob } from '../../shared/documents/ingest';
+import { registerDocumentTasks } from '../../shared/documents/tasks';
+import { CLAIM_RECOVERY_TASK } from '../../shared/documents/names';
 import { readRecord, readSummary, type SummaryRecord } from '../../shared/documents/records';
 import { claimVersion, readVersion, updateVersion } from '../../shared/documents/store';
-import { container, table } from '../../shared/storage';
+import { container, table } from '../../shared/platform/storage';
 import { startJobsEnv, uniqueSuffix, type JobsEnv } from './support/jobs-env';
 import { makePdf, putBlob, rejectionCorpus, waitFor } from './documents-support';
 
@@ -38,12 +40,17 @@ beforeAll(async () => {
   });
   documents = await container(`docs-${suffix}`);
   summaries = await container(`sums-${suffix}`);
-  registerBackgroundHooks();
+  registerDocumentTasks();
 });
 
 afterAll(async () => {
   useDocumentStorageForTests();
   await env?.close();
+});
+
+// An injected fault a failing test did not use up must not hit the next test's upstream call.
+afterEach(async () => {
+  await env?.clearFaults();
 });
 
 /** Uploads `data` as `name` and returns the delivery the trigger would get for this version. */

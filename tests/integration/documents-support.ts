@@ -3,7 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
 import { PNG } from 'pngjs';
 import type { ContainerClient } from '@azure/storage-blob';
-import type { BlobDelivery } from '../../shared/documents/process';
+import type { BlobDelivery } from '../../shared/documents/ingest';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export { sleep };
 
 /**
  * A PDF whose pages carry `sentences` (one per line). `padBytes` adds an attachment of random (incompressible)
@@ -40,8 +43,6 @@ export async function rejectionCorpus(
     { name: 'notes.txt', data: Buffer.from('%PDF-1.7 but the name is wrong'), code: 'not_pdf_name' },
   ];
 }
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Repeats `probe` until it returns a value, or fails after `timeoutMs` naming `what`. */
 export async function waitFor<T>(

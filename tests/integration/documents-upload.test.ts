@@ -5,16 +5,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import type { ContainerClient } from '@azure/storage-blob';
-import { createKey } from '../../shared/callers';
+import { createKey } from '../../shared/callers/keys';
 import { useDocumentStorageForTests } from '../../shared/documents/names';
-import { container } from '../../shared/storage';
+import { container } from '../../shared/platform/storage';
 import { documentsUpload } from '../../functions/documents-upload';
 import { documentsGet } from '../../functions/documents-get';
 import { documentsList } from '../../functions/documents-list';
-import { withErrors } from '../../shared/handler';
+import { withErrors } from '../../shared/platform/handler';
 import { startJobsEnv, uniqueSuffix, type JobsEnv } from './support/jobs-env';
 import { makePdf } from './documents-support';
-import type { ErrorBody } from '../../shared/errors';
+import type { ErrorBody } from '../../shared/platform/errors';
 import type { DocumentList, DocumentView } from '../../shared/documents/listing';
 
 const MAX_BYTES = 50_000;

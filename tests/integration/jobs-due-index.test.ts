@@ -1,11 +1,11 @@
 /**
- * The due index's writes against real storage (Azurite): concurrent writers share transactions (group commit),
- * a transaction that fails because a row is already gone is made one write at a time, and two writes to the same
- * row keep their order.
+ * The due index's writes against real storage (Azurite): concurrent writers' writes (grouped into shared
+ * transactions) are all stored, a transaction that fails because a row is already gone is made one write at a
+ * time, and two writes to the same row keep their order.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { useStorageNamesForTests } from '../../shared/jobs/names';
-import { DUE_PARTITION, dueKey, newMeter } from '../../shared/jobs/schedule';
+import { useStorageNamesForTests } from '../../shared/platform/storage-names';
+import { DUE_PARTITION, dueKey, newMeter } from '../../shared/platform/scheduling/due-index';
 import { openJobStore, type JobStore } from '../../shared/jobs/store';
 import { startJobsEnv, uniqueSuffix, type JobsEnv } from './support/jobs-env';
 
@@ -33,20 +33,17 @@ async function indexRows(): Promise<string[]> {
 }
 
 describe('due index writes', () => {
-  it('writes of concurrent writers share round trips, and every write is stored when it resolves', async () => {
+  // How many round trips the group commit makes of them is the benchmark's to report (tools/bench/poller-steps.ts).
+  it('writes of concurrent writers are all stored when they resolve, old rows gone', async () => {
     const olds = await Promise.all(
       Array.from({ length: 40 }, (_, i) => store.due.add(1_000 + i, `resp_${i}`, 1)),
     );
     expect(await indexRows()).toEqual([...olds].sort());
-    const before = store.meter.tableWrites;
 
     // 40 moves at once, as 40 polls in flight would make them: new row (with the old one in the same write).
     const news = await Promise.all(olds.map((old, i) => store.due.add(9_000 + i, `resp_${i}`, 2, [old])));
 
     expect(await indexRows()).toEqual([...news].sort());
-    const roundTrips = store.meter.tableWrites - before;
-    expect(roundTrips).toBeGreaterThan(0);
-    expect(roundTrips).toBeLessThan(40);
   });
 
   it('a transaction with a row already gone falls back to single writes and still stores the rest', async () => {

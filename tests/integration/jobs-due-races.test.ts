@@ -6,8 +6,14 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Response } from 'openai/resources/responses/responses';
 import { recordCancel, runPollerTick, trackBackgroundJob, type PollerTickStats } from '../../shared/jobs';
-import { storageNames, useStorageNamesForTests } from '../../shared/jobs/names';
-import { DUE_PARTITION, DueIndex, dueKey, idFromDueKey, parseDueKey } from '../../shared/jobs/schedule';
+import { storageNames, useStorageNamesForTests } from '../../shared/platform/storage-names';
+import {
+  DUE_PARTITION,
+  DueIndex,
+  dueKey,
+  idFromDueKey,
+  parseDueKey,
+} from '../../shared/platform/scheduling/due-index';
 import { openJobStore, readJob, updateJob } from '../../shared/jobs/store';
 import type { JobEntity } from '../../shared/jobs/types';
 import {
@@ -17,8 +23,9 @@ import {
   type WebhookTickStats,
 } from '../../shared/webhooks';
 import { buildEvent } from '../../shared/webhooks/events';
-import { table } from '../../shared/storage';
+import { table } from '../../shared/platform/storage';
 import { startJobsEnv, uniqueSuffix, until, type JobsEnv } from './support/jobs-env';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 let env: JobsEnv;
 
@@ -139,7 +146,7 @@ describe('the due index under racing writers', () => {
       (_at, id) => id === response.id && arrived < 2,
       async (original) => {
         if (++arrived === 2) release();
-        await Promise.race([bothArrived, new Promise((r) => setTimeout(r, 5_000))]);
+        await Promise.race([bothArrived, sleep(5_000)]);
         return original(sameAt);
       },
     );

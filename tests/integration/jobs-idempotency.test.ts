@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Response } from 'openai/resources/responses/responses';
-import type { Caller } from '../../shared/auth';
-import { getOpenAI } from '../../shared/clients';
-import type * as idempotency from '../../shared/idempotency';
+import type { Caller } from '../../shared/callers/auth';
+import { getOpenAI } from '../../shared/platform/clients';
+import type * as idempotency from '../../shared/idempotency/keys';
 import {
   abandonIdempotent,
   beginIdempotent,
@@ -10,11 +10,11 @@ import {
   hashRequestBody,
   IDEMPOTENCY_TTL_MS,
   STALE_CLAIM_MS,
-} from '../../shared/idempotency';
+} from '../../shared/idempotency/keys';
 import { createHash } from 'node:crypto';
-import { registerBackgroundHooks } from '../../shared/hooks';
+import { registerIdempotencyTasks } from '../../shared/idempotency/tasks';
 import { runPollerTick } from '../../shared/jobs';
-import { container, table } from '../../shared/storage';
+import { container, table } from '../../shared/platform/storage';
 import { startJobsEnv, uniqueSuffix, type JobsEnv } from './support/jobs-env';
 
 let env: JobsEnv;
@@ -155,9 +155,9 @@ describe('idempotent creates', () => {
     const before = await creates();
 
     vi.resetModules();
-    const names = await import('../../shared/jobs/names.js');
+    const names = await import('../../shared/platform/storage-names.js');
     names.useStorageNamesForTests(env.names);
-    const fresh = await import('../../shared/idempotency.js');
+    const fresh = await import('../../shared/idempotency/keys.js');
     const replay = await idempotentCreate(env.caller, key, body, fresh);
 
     expect(replay.replayed).toBe(true);
@@ -185,7 +185,7 @@ describe('idempotent creates', () => {
     const oldBlob = (await rows.getEntity<{ bodyBlob?: string }>(env.caller.id, sha256(old))).bodyBlob!;
     expect(await blobs.getBlockBlobClient(oldBlob).exists()).toBe(true);
 
-    registerBackgroundHooks();
+    registerIdempotencyTasks();
     const tick = await runPollerTick({ log: env.log });
     expect(tick.tasks).toBe(1);
     await expect(rows.getEntity(env.caller.id, sha256(old))).rejects.toMatchObject({ statusCode: 404 });

@@ -1,9 +1,10 @@
+import { withErrors } from '../../shared/platform/handler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpRequest, InvocationContext } from '@azure/functions';
+import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import type { Response } from 'openai/resources/responses/responses';
 import { jobsList } from '../../functions/jobs-list';
-import type { Caller } from '../../shared/auth';
-import { createKey } from '../../shared/callers';
+import type { Caller } from '../../shared/callers/auth';
+import { createKey } from '../../shared/callers/keys';
 import { recordCancel, trackBackgroundJob, type JobList } from '../../shared/jobs';
 import { startJobsEnv, uniqueSuffix, type JobsEnv } from './support/jobs-env';
 
@@ -55,8 +56,8 @@ async function get(query: string, apiKey = key) {
     url: `http://localhost/api/v1/jobs${query}`,
     headers: { authorization: `Bearer ${apiKey}` },
   });
-  const res = await jobsList(request, new InvocationContext({ functionName: 'jobs-list' }));
-  return { status: res.status, body: res.jsonBody as Answer };
+  const res = await withErrors(jobsList)(request, new InvocationContext({ functionName: 'jobs-list' }));
+  return { status: res.status, body: (res as HttpResponseInit).jsonBody as Answer };
 }
 
 describe('GET /api/v1/jobs', () => {

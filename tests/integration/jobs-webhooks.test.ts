@@ -2,8 +2,8 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Webhook } from 'standardwebhooks';
-import { resetConfigForTests } from '../../shared/config';
-import { ApiError } from '../../shared/errors';
+import { resetConfigForTests } from '../../shared/platform/config';
+import { ApiError } from '../../shared/platform/errors';
 import { runPollerTick, trackBackgroundJob } from '../../shared/jobs';
 import { openJobStore, readJob } from '../../shared/jobs/store';
 import {

@@ -1,5 +1,8 @@
 import { BlobServiceClient } from '@azure/storage-blob';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export { sleep };
 
 export const FIXTURE_APP = join(__dirname, 'fixture-app');
 
@@ -14,11 +17,9 @@ export async function waitFor<T>(
     const value = await probe();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The fixture's in-memory observations (`fixture-app/lib/state.js`). */
 export interface FixtureState {

@@ -56,7 +56,7 @@ try {
 } catch (e) {
   error = String(e?.stack ?? e);
 }
-// Lazily loaded SDKs (shared/sdk.ts) are part of the package too: resolve each production dependency from inside.
+// Lazily loaded SDKs (shared/platform/sdk.ts) are part of the package too: resolve each production dependency from inside.
 const unresolved = [];
 for (const name of Object.keys(pkg.dependencies ?? {})) {
   try {

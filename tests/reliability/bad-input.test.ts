@@ -7,8 +7,8 @@
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makePdf, makePng, waitFor } from '../integration/documents-support';
-import { TABLES, table } from '../../shared/storage';
-import { callerBlobPrefix } from '../../shared/auth';
+import { TABLES, table } from '../../shared/platform/storage';
+import { callerBlobPrefix } from '../../shared/callers/auth';
 import {
   crashLines,
   isOpenAIError,
@@ -19,6 +19,7 @@ import {
   type RawResult,
   type ReliabilityStack,
 } from './support';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const MAX_REQUEST_BYTES = 256 * 1024;
 const DOCUMENT_MAX_BYTES = 200 * 1024;
@@ -521,7 +522,7 @@ describe('the bad-input corpus', () => {
         failures.push(`${c.name}: ${res.status} without an OpenAI-shaped error: ${res.text.slice(0, 200)}`);
     }
     // Asynchronous work a rejected request might have started would show within a poller/watcher cycle or two.
-    await new Promise((r) => setTimeout(r, 3000));
+    await sleep(3000);
     const after = await footprint();
     report('bad-input', {
       cases: cases.length,

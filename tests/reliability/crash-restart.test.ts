@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { makePdf } from '../integration/documents-support';
-import { FINALIZE_LEASE_MS } from '../../shared/jobs/finalize';
+import { FINALIZE_LEASE_MS } from '../../shared/jobs/claim';
 import {
   SIZES,
   crashLines,

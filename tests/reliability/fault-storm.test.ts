@@ -8,7 +8,7 @@
  * promises (429 with retry-after, 502 for upstream failures). The host never crashes and logs no unexpected
  * error, and every poller tick stays within its budget.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   SIZES,
   crashLines,
@@ -50,6 +50,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.stop();
+});
+
+// The storm's faults are cleared when it ends (a step of the scenario); this also clears them when it fails.
+afterEach(async () => {
+  await stack?.clearFaults();
 });
 
 interface Outcome {

@@ -18,10 +18,13 @@ import { startEmulator, type RunningEmulator } from '../../tools/emulator/server
 import { spawnHost, type SpawnedHost } from '../support/host';
 import { freePort } from '../support/ports';
 import { BASE_SETTINGS, EMULATOR_KEY, useTestStorage } from '../e2e/stack';
-import { createKey } from '../../shared/callers';
+import { createKey } from '../../shared/callers/keys';
 import { registerWebhook } from '../../shared/webhooks/registration';
 import { openJobStore, readJob } from '../../shared/jobs/store';
 import type { JobEntity } from '../../shared/jobs/types';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export { sleep };
 
 export type Scale = 'ci' | 'full';
 export const SCALE: Scale = process.env.RELIABILITY_SCALE === 'full' ? 'full' : 'ci';
@@ -47,8 +50,6 @@ export const SIZES = {
     outageMs: 20_000,
   },
 }[SCALE];
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 type EmulatorOptions = NonNullable<Parameters<typeof startEmulator>[0]>;
 

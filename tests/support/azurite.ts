@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Azurite's well-known development account key (public, documented; not a secret). */
 export const DEV_ACCOUNT = 'devstoreaccount1';
@@ -36,7 +37,7 @@ async function waitForPort(port: number, deadline: number): Promise<void> {
       return;
     } catch {
       if (Date.now() > deadline) throw new Error(`Azurite did not listen on ${port} in time`);
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
   }
 }

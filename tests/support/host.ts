@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freePort } from './ports';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..');
 export const HOST_CLI = join(REPO_ROOT, 'dist', 'tools', 'local-host', 'cli.js');
@@ -78,7 +79,7 @@ export async function spawnHost(opts: SpawnHostOptions): Promise<SpawnedHost> {
       child.kill('SIGKILL');
       throw new Error(`The local host did not become ready on ${url} in time:\n${output}`);
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 
   return {

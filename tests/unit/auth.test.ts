@@ -1,7 +1,7 @@
 import { HttpRequest } from '@azure/functions';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { authenticate, callerBlobPrefix } from '../../shared/auth';
-import { resetConfigForTests } from '../../shared/config';
+import { authenticate, callerBlobPrefix } from '../../shared/callers/auth';
+import { resetConfigForTests } from '../../shared/platform/config';
 
 const principal = (claims: { typ: string; val: string }[]) =>
   Buffer.from(JSON.stringify({ auth_typ: 'aad', claims })).toString('base64');
@@ -63,7 +63,11 @@ describe('App Service Authentication in front of gateway keys', () => {
 
   it('takes the platform’s principal over the bearer token it validated', async () => {
     const caller = await authenticate(
-      request({ authorization: 'Bearer eyJhbGciOi.jwt.from-entra', 'x-ms-client-principal-id': 'abc-123', 'x-ms-client-principal-name': 'svc' }),
+      request({
+        authorization: 'Bearer eyJhbGciOi.jwt.from-entra',
+        'x-ms-client-principal-id': 'abc-123',
+        'x-ms-client-principal-name': 'svc',
+      }),
     );
     expect(caller.id).toBe('entra:abc-123');
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, SETTINGS } from '../../shared/config';
+import { loadConfig, SETTINGS } from '../../shared/platform/config';
 
 const minimal = {
   AZURE_OPENAI_ENDPOINT: 'https://example.openai.azure.com/',

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SETTINGS } from '../../shared/config';
+import { SETTINGS } from '../../shared/platform/config';
 import { withSettingsTable } from '../../tools/settings-table';
 
 const root = join(__dirname, '..', '..');

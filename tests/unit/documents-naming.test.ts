@@ -10,7 +10,7 @@ import {
   sanitizeFilename,
 } from '../../shared/documents/naming';
 import { filenameFromDisposition } from '../../shared/documents/upload';
-import type { Caller } from '../../shared/auth';
+import type { Caller } from '../../shared/callers/auth';
 
 describe('summary names', () => {
   it('maps documents/a/b.pdf to summaries/a/b.md and a/b.json', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ApiError, toErrorResponse } from '../../shared/errors';
-import { ConfigError } from '../../shared/config';
-import { openaiErrors } from '../../shared/sdk';
+import { ApiError, toErrorResponse } from '../../shared/platform/errors';
+import { ConfigError } from '../../shared/platform/config';
+import { openaiErrors } from '../../shared/platform/sdk';
 
 // The same (CommonJS) error classes the service's client throws.
 const { APIConnectionTimeoutError, APIError } = openaiErrors();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hashRequestBody, validateIdempotencyKey } from '../../shared/idempotency';
+import { hashRequestBody, validateIdempotencyKey } from '../../shared/idempotency/keys';
 
 describe('idempotency keys and body hashes', () => {
   it('hash the same JSON the same regardless of key order', () => {

@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest';
+import { dueKey, idFromDueKey } from '../../shared/platform/scheduling/due-index';
 import {
-  dueKey,
-  idFromDueKey,
   pollDelay,
   retryAfterMs,
-  runBounded,
   webhookRetryDelay,
   WEBHOOK_RETRY_DELAYS_MS,
-} from '../../shared/jobs/schedule';
+} from '../../shared/platform/scheduling/backoff';
+import { runBounded } from '../../shared/platform/scheduling/bounded';
 import { parseListJobsQuery } from '../../shared/jobs/api';
-import { outcomeOf } from '../../shared/jobs/finalize';
+import { outcomeOf } from '../../shared/jobs/claim';
 import type { Response } from 'openai/resources/responses/responses';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const mid = () => 0.5;
 
@@ -99,7 +99,7 @@ describe('bounded concurrency', () => {
       async (i) => {
         running++;
         peak = Math.max(peak, running);
-        await new Promise((r) => setTimeout(r, 5));
+        await sleep(5);
         seen.push(i);
         running--;
       },

@@ -8,7 +8,7 @@ import {
   postGuarded,
   setResolverForTests,
   validateOutboundUrl,
-} from '../../shared/outbound';
+} from '../../shared/platform/outbound';
 
 const refused = (address: string) => {
   const c = classifyAddress(address);

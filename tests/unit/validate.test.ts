@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { validateCreate } from '../../shared/responses/validate';
-import { resetConfigForTests } from '../../shared/config';
+import { resetConfigForTests } from '../../shared/platform/config';
 
 beforeEach(() => {
   Object.assign(process.env, {

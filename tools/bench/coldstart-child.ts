@@ -7,7 +7,7 @@
  */
 import Module, { createRequire } from 'node:module';
 import net from 'node:net';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { entryFiles } from '../local-host/app-loader';
 
 const [mode, appRoot] = process.argv.slice(2) as [string, string];
@@ -68,7 +68,9 @@ const loader = Module as unknown as {
 const load = loader._load.bind(Module);
 let depth = 0;
 loader._load = (request, parent, isMain) => {
-  const fromApp = !!parent?.filename && !parent.filename.includes('node_modules') && !request.startsWith('.');
+  // Bare package names only: the entry files themselves are required by absolute path.
+  const fromApp =
+    !!parent?.filename && !parent.filename.includes('node_modules') && !request.startsWith('.') && !isAbsolute(request);
   const key = fromApp && !request.startsWith('node:') ? request : undefined;
   if (!key || depth > 0) return load(request, parent, isMain);
   depth++;

@@ -9,6 +9,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../settings';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export { sleep };
 
 /** Azurite's well-known development account key (public and documented; not a secret). */
 const DEV_ACCOUNT = 'devstoreaccount1';
@@ -30,8 +33,6 @@ export function freePort(): Promise<number> {
     });
   });
 }
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -31,10 +31,10 @@ import { runDocuments } from './documents';
 import { runColdStart } from './coldstart';
 import { machineFacts, writeOutputs, printTable, type BenchResults } from './report';
 import { repoRoot } from '../settings';
-import { resetConfigForTests } from '../../shared/config';
-import { resetClientsForTests } from '../../shared/clients';
-import { resetStorageForTests } from '../../shared/storage';
-import { createKey } from '../../shared/callers';
+import { resetConfigForTests } from '../../shared/platform/config';
+import { resetClientsForTests } from '../../shared/platform/clients';
+import { resetStorageForTests } from '../../shared/platform/storage';
+import { createKey } from '../../shared/callers/keys';
 
 const SCENARIOS = ['overhead', 'streaming', 'poller', 'documents', 'coldstart'] as const;
 type Scenario = (typeof SCENARIOS)[number];

@@ -7,7 +7,8 @@
  */
 import type { InvocationContext } from '@azure/functions';
 import type OpenAI from 'openai';
-import { createResponse, prepareCreate, retrieveResponse } from '../../shared/responses/service';
+import { createResponse } from '../../shared/responses/create';
+import { retrieveResponse } from '../../shared/responses/retrieve';
 import { pool, round, summarize, type Summary } from './stats';
 
 export interface PathResult {
@@ -156,7 +157,7 @@ export interface InProcessResult {
 }
 
 /**
- * Diagnostic: the service's own work without the Functions host in front, i.e. `shared/responses/service.ts`
+ * Diagnostic: the service's own work without the Functions host in front, i.e. `shared/responses/create.ts`
  * called in this process against the same emulator and Azurite. What the full path adds beyond this is the
  * host and the library's HTTP proxy.
  */
@@ -170,9 +171,10 @@ export async function measureInProcess(direct: OpenAI, n: number): Promise<InPro
   const s = { create: [] as number[], retrieve: [] as number[], dc: [] as number[], dr: [] as number[] };
   for (let i = 0; i < n + 50; i++) {
     let t = performance.now();
-    const prepared = await prepareCreate(caller, { ...CREATE_BODY });
     const signal = new AbortController().signal;
-    const last = (await createResponse({ caller, context, signal }, prepared)).id;
+    const result = await createResponse({ caller, context, signal }, { ...CREATE_BODY });
+    if (!('response' in result)) throw new Error('expected a JSON create');
+    const last = result.response.id;
     const c = performance.now() - t;
     t = performance.now();
     await retrieveResponse(caller, last, []);

@@ -8,17 +8,18 @@
  * singleton timer does) until every job is finalized.
  *
  * Reported: the cost of a tick when nothing is due (with all N jobs in flight), upstream calls per job against
- * the backoff schedule's minimum for that job's duration, and the delay from upstream completion to
- * finalization.
+ * the backoff schedule's minimum for that job's duration, the delay from upstream completion to finalization,
+ * the table round trips of every tick, and (poller-steps.ts) those of one job's steps measured alone.
  */
 import type OpenAI from 'openai';
 import { odata } from '@azure/data-tables';
-import { resetConfigForTests, getConfig } from '../../shared/config';
-import { resetClientsForTests } from '../../shared/clients';
+import { resetConfigForTests, getConfig } from '../../shared/platform/config';
+import { resetClientsForTests } from '../../shared/platform/clients';
 import { runPollerTick, trackBackgroundJob, type JobLog, type PollerTickStats } from '../../shared/jobs';
 import { openJobStore } from '../../shared/jobs/store';
 import type { JobEntity } from '../../shared/jobs/types';
 import { sleep } from './env';
+import { measureStepCosts, type PollerStepCosts } from './poller-steps';
 import { pool, round, summarize, type Summary } from './stats';
 
 export const POLL_TICK_MS = 5_000;
@@ -38,6 +39,8 @@ export interface PollerResult {
     inFlight: number;
     tableQueries: number;
     tableReads: number;
+    /** Absent in results recorded before it was reported. */
+    tableWrites?: number;
     upstreamCalls: number;
     durationMs: number;
   };
@@ -48,6 +51,8 @@ export interface PollerResult {
   upstreamCalls: number;
   /** Table round trips of every tick (index writes batched together count as one, shared out). */
   storage: { queries: number; reads: number; writes: number; perUpstreamCall: number };
+  /** Round trips of one job's steps, measured alone (absent in results recorded before it was reported). */
+  steps?: PollerStepCosts;
   minimumCalls: number;
   callsPerJob: number;
   minimumPerJob: number;
@@ -95,6 +100,7 @@ export async function runPoller(opts: {
   const initial = config.pollInitialDelayMs;
   const cap = config.pollMaxDelayMs;
   const started = Date.now();
+  const steps = await measureStepCosts(opts.direct, opts.log);
 
   // Durations spread evenly over [5 s, 150 s]: many jobs end while still in the doubling phase, many at the cap.
   const minMs = 5_000;
@@ -152,7 +158,7 @@ export async function runPoller(opts: {
   const idle = await runPollerTick({ now: seedStarted - 60_000, log: quietLog });
   const inFlight = opts.jobs - finalized;
   opts.log(
-    `  idle tick with ${inFlight} in flight: ${idle.tableQueries} query, ${idle.tableReads} reads, ${idle.upstreamCalls} upstream calls, ${idle.durationMs} ms`,
+    `  idle tick with ${inFlight} in flight: ${idle.tableQueries} query, ${idle.tableReads} reads, ${idle.tableWrites} writes, ${idle.upstreamCalls} upstream calls, ${idle.durationMs} ms`,
   );
   await tickLoop;
   const idleAfter = await runPollerTick({ log: quietLog });
@@ -189,6 +195,7 @@ export async function runPoller(opts: {
       inFlight,
       tableQueries: idle.tableQueries,
       tableReads: idle.tableReads,
+      tableWrites: idle.tableWrites,
       upstreamCalls: idle.upstreamCalls,
       durationMs: idle.durationMs,
     },
@@ -212,6 +219,7 @@ export async function runPoller(opts: {
         2,
       ),
     },
+    steps,
     minimumCalls,
     callsPerJob: round(upstreamCalls / opts.jobs, 3),
     minimumPerJob: round(minimumCalls / opts.jobs, 3),

@@ -10,6 +10,7 @@ import type { ColdStartResult } from './coldstart';
 import type { DocumentsResult } from './documents';
 import type { FloorResult, InProcessResult, OverheadRow } from './overhead';
 import type { PollerResult } from './poller';
+import type { PollerStepCosts, StepCost } from './poller-steps';
 import type { Summary } from './stats';
 import type { StreamingResult } from './streaming';
 
@@ -285,6 +286,17 @@ function overheadTable(rows: OverheadRow[]): string[] {
 }
 
 /** Markdown for docs/benchmarks.md; `analysis` is the hand-written part kept in tools/bench/analysis.md. */
+/** Rows of one job's step costs (poller-steps.ts), for the poller section. */
+function stepRows(steps: PollerStepCosts): string[] {
+  const show = (c: StepCost) => `${c.queries} query, ${c.reads} reads, ${c.writes} writes`;
+  return [
+    `| One job alone: poll that sees a status change | ${show(steps.statusChange)} |`,
+    `| One job alone: poll with the same status | ${show(steps.samePoll)} |`,
+    `| One job alone: poll that sees the end, with its finalization | ${show(steps.finalization)} |`,
+    `| Due index: ${steps.dueIndex.moves} moves at once (group commit) | ${steps.dueIndex.writeRoundTrips} write round trips |`,
+  ];
+}
+
 export function markdown(r: BenchResults, analysis: string): string {
   const v = verdicts(r);
   const lines: string[] = [
@@ -344,7 +356,7 @@ export function markdown(r: BenchResults, analysis: string): string {
         : []),
       ...(o.inProcess
         ? [
-            `- The service's own code without the host (\`shared/responses/service.ts\` called in the benchmark process`,
+            `- The service's own code without the host (\`shared/responses/create.ts\` called in the benchmark process`,
             `  against the same emulator and Azurite, c=1): create added p50 **${ms(o.inProcess.addedCreate)}**`,
             `  (${ms(o.inProcess.create.p50)} vs ${ms(o.inProcess.directCreate.p50)}), retrieve of a synchronous response`,
             `  added p50 **${ms(o.inProcess.addedRetrieve)}** (${ms(o.inProcess.retrieve.p50)} vs ${ms(o.inProcess.directRetrieve.p50)}).`,
@@ -399,7 +411,7 @@ export function markdown(r: BenchResults, analysis: string): string {
       '',
       '| Measure | Value |',
       '| --- | --- |',
-      `| Tick with nothing due, ${p.idleTick.inFlight.toLocaleString('en-US')} jobs in flight | ${p.idleTick.tableQueries} table query, ${p.idleTick.tableReads} point reads, ${p.idleTick.upstreamCalls} upstream calls, ${p.idleTick.durationMs} ms |`,
+      `| Tick with nothing due, ${p.idleTick.inFlight.toLocaleString('en-US')} jobs in flight | ${p.idleTick.tableQueries} table query, ${p.idleTick.tableReads} point reads, ${p.idleTick.tableWrites === undefined ? '' : `${p.idleTick.tableWrites} writes, `}${p.idleTick.upstreamCalls} upstream calls, ${p.idleTick.durationMs} ms |`,
       p.notFinalized === 0
         ? `| Tick with nothing due, after all finished | ${p.idleTickAfter.tableQueries} table query, ${p.idleTickAfter.upstreamCalls} upstream calls, ${p.idleTickAfter.durationMs} ms |`
         : `| One more tick after the bounded run stopped (${p.notFinalized} jobs still due) | ${p.idleTickAfter.tableQueries} table query, ${p.idleTickAfter.upstreamCalls} upstream calls, ${p.idleTickAfter.durationMs} ms |`,
@@ -409,6 +421,8 @@ export function markdown(r: BenchResults, analysis: string): string {
       `| Upstream completion → finalized | p50 ${s(p.finalizationDelay.p50)}, p90 ${s(p.finalizationDelay.p90)}, **p99 ${s(p.finalizationDelay.p99)}**, max ${s(p.finalizationDelay.max)} |`,
       `| Ticks | ${p.ticks}; busiest: ${p.busiestTick.due} due in ${p.busiestTick.durationMs} ms; ${p.budgetExhaustedTicks} stopped by the budget |`,
       `| Not finalized / finalized twice / tick errors | ${p.notFinalized} / ${p.finalizedTwice} / ${p.errors} |`,
+      `| Table round trips, all ticks | ${p.storage.queries.toLocaleString('en-US')} queries, ${p.storage.reads.toLocaleString('en-US')} reads, ${p.storage.writes.toLocaleString('en-US')} writes (${p.storage.perUpstreamCall} per upstream call) |`,
+      ...(p.steps ? stepRows(p.steps) : []),
       '',
     );
   }

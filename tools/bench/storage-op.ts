@@ -2,7 +2,7 @@
  * Diagnostic: the latency of one Azurite table write and read from this process, the unit of what the service
  * adds on a create (ownership record) and on a retrieve (job lookup). Uses a table of its own.
  */
-import { table } from '../../shared/storage';
+import { table } from '../../shared/platform/storage';
 import { pool, summarize, type Summary } from './stats';
 
 export async function measureStorageOp(n: number): Promise<{ upsert: Summary; read: Summary }> {

@@ -5,6 +5,7 @@ import type { RpcTypedData } from './core-types';
 import { bindingString, triggerOf } from './invoke';
 import { describeError, type Logger } from './logger';
 import { parseBlobPath, type BlobClients } from './blob-storage';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Path of the blob extension's webhook in the Functions host (`/runtime/webhooks/blobs?functionName=Host.Functions.<name>`). */
 export const BLOB_WEBHOOK_PATH = '/runtime/webhooks/blobs';
@@ -200,7 +201,7 @@ async function deliver(
         'warning',
         `Blob ${container}/${name} failed (attempt ${attempt} of ${MAX_ATTEMPTS}); retrying.`,
       );
-      await new Promise((r) => setTimeout(r, ctx.retryDelayMs));
+      await sleep(ctx.retryDelayMs);
     }
   }
 }

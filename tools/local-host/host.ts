@@ -25,6 +25,7 @@ import { createLogger, defaultSink, describeError } from './logger';
 import { compileRoute, displayRoute, matchRoute, sortRoutes, type CompiledRoute } from './routing';
 import { applySettings, readLocalSettings } from './settings';
 import { startTimer, timerInput, type TimerRunner } from './timers';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface LocalHostOptions {
   /** The app folder (with package.json, host.json, local.settings.json). Default: the current directory. */
@@ -368,7 +369,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
       server.close(() => ok());
       server.closeAllConnections();
     });
-    await Promise.race([Promise.allSettled([...blobCtx.pending]), new Promise((r) => setTimeout(r, 5000))]);
+    await Promise.race([Promise.allSettled([...blobCtx.pending]), sleep(5000)]);
     try {
       await runHooks(registry, 'appTerminate', { hookData: {}, appHookData: registry.appHookData });
     } catch (err) {

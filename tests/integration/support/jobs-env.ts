@@ -6,14 +6,17 @@ import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import type { Response } from 'openai/resources/responses/responses';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../../tools/emulator/server';
-import type { Caller } from '../../../shared/auth';
-import { createKey } from '../../../shared/callers';
-import { getOpenAI, resetClientsForTests } from '../../../shared/clients';
-import { resetConfigForTests } from '../../../shared/config';
-import { resetStorageForTests } from '../../../shared/storage';
-import { useStorageNamesForTests, type StorageNames } from '../../../shared/jobs/names';
+import type { Caller } from '../../../shared/callers/auth';
+import { createKey } from '../../../shared/callers/keys';
+import { getOpenAI, resetClientsForTests } from '../../../shared/platform/clients';
+import { resetConfigForTests } from '../../../shared/platform/config';
+import { resetStorageForTests } from '../../../shared/platform/storage';
+import { useStorageNamesForTests, type StorageNames } from '../../../shared/platform/storage-names';
 import { clearWebhookCacheForTests } from '../../../shared/webhooks/registration';
 import type { JobLog } from '../../../shared/jobs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export { sleep };
 
 export interface JobsEnv {
   emulator: RunningEmulator;
@@ -25,6 +28,8 @@ export interface JobsEnv {
   /** Calls per emulator route, e.g. `GET /responses/{id}`. */
   upstreamCalls(route: string): Promise<number>;
   fault(spec: Record<string, unknown>): Promise<void>;
+  /** Removes every injected fault (call it in `afterEach`, so a failing test leaks none). */
+  clearFaults(): Promise<void>;
   /** A background response created upstream (not through the gateway). */
   createBackground(metadata?: Record<string, string>): Promise<Response>;
   close(): Promise<void>;
@@ -93,6 +98,10 @@ export async function startJobsEnv(
       });
       if (res.status !== 201) throw new Error(`fault not accepted: ${res.status} ${await res.text()}`);
     },
+    async clearFaults() {
+      const res = await fetch(`${base}/faults`, { method: 'DELETE', headers: { 'api-key': 'emulator-key' } });
+      if (!res.ok) throw new Error(`faults not cleared: ${res.status} ${await res.text()}`);
+    },
     createBackground(metadata = {}) {
       return getOpenAI().responses.create({
         model: 'gpt-4.1',
@@ -107,8 +116,6 @@ export async function startJobsEnv(
     },
   };
 }
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Repeats `step` until `done` says so, or fails after `timeoutMs`. */
 export async function until(what: string, step: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {

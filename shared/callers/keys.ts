@@ -3,7 +3,7 @@
  * partition `key`, row = hash), so a leaked table does not leak usable keys.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { TABLES, table, isNotFound } from './storage';
+import { TABLES, table, isNotFound } from '../platform/storage';
 
 const KEY_PARTITION = 'key';
 const CALLER_PARTITION = 'caller';

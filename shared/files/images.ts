@@ -4,7 +4,7 @@
  * served back by `GET /api/v1/responses/{id}/images/{item_id}`.
  */
 import type { Response } from 'openai/resources/responses/responses';
-import { CONTAINERS, container, isNotFound } from './storage';
+import { CONTAINERS, container, isNotFound } from '../platform/storage';
 
 const blobName = (responseId: string, itemId: string) => `${responseId}/${itemId}.png`;
 

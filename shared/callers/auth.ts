@@ -4,9 +4,9 @@
  * APP_SERVICE_AUTH_ENABLED says the platform sits in front (it strips client-sent copies). No identity: 401.
  */
 import type { HttpRequest } from '@azure/functions';
-import { callerForKey } from './callers';
-import { getConfig } from './config';
-import { unauthorized } from './errors';
+import { callerForKey } from './keys';
+import { getConfig } from '../platform/config';
+import { unauthorized } from '../platform/errors';
 
 export interface Caller {
   /** Stable id used to scope everything the caller owns: `key:<name>` or `entra:<object id>`. */

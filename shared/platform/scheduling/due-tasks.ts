@@ -1,5 +1,5 @@
 /**
- * Work other features schedule on the jobs due index, so the poller's one range query per tick finds it too
+ * Work features schedule on the due index (the jobs table's `due` partition), so the poller's one range query per tick finds it too
  * (a second index would cost every tick a second query, due or not).
  *
  * A task row's id is `<prefix>:<name>`; response ids (`resp_…`) never contain a colon, so the two never mix.
@@ -7,7 +7,10 @@
  * to do, and returns; the poller then deletes the row. A handler that wants to run again later schedules a new
  * row before returning. Handlers must be idempotent: two pollers can meet the same row.
  */
-import type { JobLog } from './types';
+import { table } from '../storage';
+import { storageNames } from '../storage-names';
+import type { Log } from '../log';
+import { DueIndex, newMeter } from './due-index';
 
 export interface DueTaskContext {
   /** The index row (deleted by the poller after the handler returns, whatever it returns). */
@@ -16,7 +19,7 @@ export interface DueTaskContext {
   name: string;
   /** The tick's clock (epoch ms). */
   now: number;
-  log: JobLog;
+  log: Log;
 }
 
 /** Runs a due task; `'skipped'` when there was nothing left to do (the row was stale). */
@@ -36,4 +39,20 @@ export function dueTaskOf(id: string): { task: DueTask; name: string } | undefin
   if (colon < 0) return undefined;
   const task = tasks.get(id.slice(0, colon));
   return task && { task, name: id.slice(colon + 1) };
+}
+
+/** Adds a due-index row that runs `prefix`'s due task for `name` at `at` (epoch ms); returns the row's key. */
+export async function scheduleDueTask(prefix: string, name: string, at: number): Promise<string> {
+  // Version 0: no record points at a task row, so the index's pending/stale bookkeeping does not apply.
+  return (await dueIndex()).add(at, `${prefix}:${name}`, 0);
+}
+
+/** Deletes a due task's row (one already gone is fine). */
+export async function cancelDueTask(key: string | undefined): Promise<void> {
+  if (!key) return;
+  await (await dueIndex()).remove(key);
+}
+
+async function dueIndex(): Promise<DueIndex> {
+  return new DueIndex(await table(storageNames().jobs), newMeter());
 }

@@ -2,7 +2,8 @@
  * One error shape, produced in one place. Every error the service answers is OpenAI-shaped
  * (`{ error: { message, type, param, code } }`) so OpenAI SDKs raise their usual error classes.
  */
-import type { HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { HttpResponseInit } from '@azure/functions';
+import type { Log } from './log';
 import type { APIError } from 'openai/error';
 import { openaiErrors } from './sdk';
 import { ConfigError } from './config';
@@ -144,12 +145,12 @@ export function fromUpstream(err: APIError, deployment?: string): ApiError {
   );
 }
 
-/** Maps anything thrown to an HTTP response. The unexpected is logged and becomes an opaque 500. */
-export function toErrorResponse(
-  err: unknown,
-  context?: InvocationContext,
-  deployment?: string,
-): HttpResponseInit {
+/**
+ * Maps anything thrown to the error the caller sees: expected errors keep their status, upstream errors are
+ * translated, the unexpected is logged and becomes an opaque 500. The one mapper for JSON answers and for the
+ * `error` frame that ends a failed stream.
+ */
+export function toApiError(err: unknown, context?: Log, deployment?: string): ApiError {
   let apiError: ApiError;
   if (err instanceof ApiError) {
     apiError = err;
@@ -183,6 +184,12 @@ export function toErrorResponse(
     apiError = new ApiError(500, 'The service had an unexpected error.', 'server_error', 'internal_error');
   }
   if (apiError.status >= 500) context?.warn(`answering ${apiError.status} ${apiError.code ?? ''}`);
+  return apiError;
+}
+
+/** Maps anything thrown to an HTTP response (see {@link toApiError}). */
+export function toErrorResponse(err: unknown, context?: Log, deployment?: string): HttpResponseInit {
+  const apiError = toApiError(err, context, deployment);
   return {
     status: apiError.status,
     headers: { 'content-type': 'application/json', ...apiError.headers },

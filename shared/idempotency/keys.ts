@@ -13,12 +13,11 @@
  * and blob once the key has expired, so the table holds about a day of keys however long the app runs.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { Caller } from './auth';
-import { badRequest, conflict, unprocessable } from './errors';
-import { IDEMPOTENCY_EXPIRY_TASK } from './hooks';
-import { scheduleDueTask, type DueTaskContext } from './jobs';
-import { storageNames } from './jobs/names';
-import { container, isConcurrencyConflict, isNotFound, table } from './storage';
+import type { Caller } from '../callers/auth';
+import { badRequest, conflict, unprocessable } from '../platform/errors';
+import { scheduleDueTask, type DueTaskContext } from '../platform/scheduling/due-tasks';
+import { storageNames } from '../platform/storage-names';
+import { container, isConcurrencyConflict, isNotFound, table } from '../platform/storage';
 
 /** How long a key is remembered. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
@@ -28,6 +27,9 @@ export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
  */
 export const STALE_CLAIM_MS = 11 * 60_000;
 // Table string properties hold at most 64 KiB (32K UTF-16 characters); larger results go to a blob.
+/** Due-task prefix of an Idempotency-Key's expiry (name: `<url-encoded caller id>|<row key>`). */
+export const IDEMPOTENCY_EXPIRY_TASK = 'idempotency-expiry';
+
 const INLINE_MAX_CHARS = 30_000;
 
 interface IdempotencyEntity {

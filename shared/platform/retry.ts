@@ -5,7 +5,8 @@
  */
 import { getConfig } from './config';
 import { isUpstreamError } from './errors';
-import { retryAfterMs } from './jobs/schedule';
+import { retryAfterMs } from './scheduling/backoff';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Longest wait between two attempts: a request is waiting. */
 const MAX_WAIT_MS = 10_000;
@@ -19,7 +20,7 @@ export async function retryOn429<T>(run: () => Promise<T>): Promise<T> {
     } catch (e) {
       if (!isUpstreamError(e) || e.status !== 429 || attempt >= maxRetries) throw e;
       const wait = retryAfterMs(e.headers) ?? 500 * 2 ** attempt;
-      await new Promise((r) => setTimeout(r, Math.min(wait, MAX_WAIT_MS)));
+      await sleep(Math.min(wait, MAX_WAIT_MS));
     }
   }
 }

@@ -154,7 +154,8 @@ export const SETTINGS = {
   },
   openaiMaxRetries: {
     name: 'AZURE_OPENAI_MAX_RETRIES',
-    description: 'Upstream retries on 429/5xx/connection errors (honouring `retry-after-ms`/`retry-after`).',
+    description:
+      'Upstream retries (honouring `retry-after-ms`/`retry-after`). A create without an `Idempotency-Key` is retried on 429 only (a 5xx or timeout may hide a created response); creates behind a key and all other calls also on 5xx and connection errors.',
     default: '2',
     parse: int(0, 10),
   },

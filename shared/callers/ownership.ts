@@ -3,9 +3,9 @@
  * id-bearing request is checked here before anything goes upstream, and an id the caller does not own is
  * answered exactly like an id that does not exist.
  */
-import { notFound } from './errors';
+import { notFound } from '../platform/errors';
 import type { Caller } from './auth';
-import { TABLES, isNotFound, table } from './storage';
+import { TABLES, isNotFound, table } from '../platform/storage';
 
 export interface OwnershipEntity {
   partitionKey: string; // caller id

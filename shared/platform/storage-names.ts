@@ -3,7 +3,7 @@
  * (`TABLES`, `CONTAINERS`); integration tests point them at tables of their own so parallel test files never
  * share rows.
  */
-import { CONTAINERS, TABLES } from '../storage';
+import { CONTAINERS, TABLES } from './storage';
 
 export interface StorageNames {
   jobs: string;

@@ -19,6 +19,7 @@ import type * as OpenAIUploads from 'openai/uploads';
 import type * as Unpdf from 'unpdf';
 import type Busboy from 'busboy';
 import type * as IpAddr from 'ipaddr.js';
+import type * as StandardWebhooks from 'standardwebhooks';
 import type * as Dns from 'node:dns';
 import type * as Http from 'node:http';
 import type * as Https from 'node:https';
@@ -33,9 +34,10 @@ export const openaiUploads = () => require('openai/uploads') as typeof OpenAIUpl
 // only; the deployed package stays small and platform-independent).
 export const pdfSdk = () => require('unpdf') as typeof Unpdf;
 // Smaller, but each still costs milliseconds at startup and is needed only by one route or by webhooks:
-// multipart parsing (uploads), and the guarded outbound client (address checks, DNS, http/https).
+// multipart parsing (uploads), webhook signing, and the guarded outbound client (address checks, DNS, http/https).
 export const busboySdk = () => require('busboy') as typeof Busboy;
 export const ipaddrSdk = () => require('ipaddr.js') as typeof IpAddr;
+export const standardWebhooksSdk = () => require('standardwebhooks') as typeof StandardWebhooks;
 export const dnsModule = () => require('node:dns') as typeof Dns;
 export const httpModule = () => require('node:http') as typeof Http;
 export const httpsModule = () => require('node:https') as typeof Https;

@@ -1,6 +1,6 @@
 /**
  * What happens to a blob in `documents/`: classify the name, claim the version, validate, start a background
- * summary on the summary deployment, track it as a `document` job. The job's finalizer (below) writes the
+ * summary on the summary deployment, track it as a `document` job. The job's finalizer (finalize.ts) writes the
  * summary and record when the poller sees the response end.
  *
  * Idempotency and the crash window: the version claim (store.ts) admits one delivery per blob version. The
@@ -11,23 +11,15 @@
  * in Azure OpenAI logs. Closing the window would need an idempotency key upstream, which the API does not have.
  */
 import type { Response, ResponseInputFile } from 'openai/resources/responses/responses';
-import type { Caller } from '../auth';
-import { getOpenAI } from '../clients';
-import { getConfig } from '../config';
-import { fromUpstream, isUpstreamError } from '../errors';
-import { recordOwnership } from '../ownership';
-import { retryOn429 } from '../retry';
-import { container, isNotFound } from '../storage';
-import {
-  cancelDueTask,
-  scheduleDueTask,
-  trackBackgroundJob,
-  type FinalizerContext,
-  type FinalizerResult,
-  type JobLog,
-} from '../jobs';
-import { enqueueWebhookEvent } from '../webhooks/delivery';
-import { buildEvent, publicBaseUrl } from '../webhooks/events';
+import { getOpenAI } from '../platform/clients';
+import { getConfig } from '../platform/config';
+import { fromUpstream, isUpstreamError } from '../platform/errors';
+import { recordOwnership } from '../callers/ownership';
+import { retryOn429 } from '../platform/retry';
+import { container, isNotFound } from '../platform/storage';
+import { cancelDueTask, scheduleDueTask } from '../platform/scheduling/due-tasks';
+import { trackBackgroundJob } from '../jobs';
+import type { Log } from '../platform/log';
 import {
   fileIdPart,
   inlinePdfPart,
@@ -36,32 +28,20 @@ import {
   uploadPdfFromBlob,
   uploadsFromStorage,
 } from './input';
-import { blobKey, claimedOwner, classifyBlobName } from './naming';
-import { documentStorageNames } from './names';
-import { CLAIM_RECOVERY_TASK } from '../hooks';
-import {
-  deleteStaleSummary,
-  newRecord,
-  writeRecord,
-  writeSummary,
-  type RecordError,
-  type SourceVersion,
-  type SummaryRecord,
-} from './records';
+import { LOG_EVENT, logDocument } from './log';
+import { blobKey, classifyBlobName } from './naming';
+import { CLAIM_RECOVERY_TASK, documentStorageNames } from './names';
+import { notifyOwner, ownerOf, STORAGE_CALLER, type Owner } from './owner';
+import { deleteStaleSummary, newRecord, writeRecord, type RecordError, type SourceVersion } from './records';
 import {
   claimVersion,
   errorJson,
-  readDocument,
-  readVersion,
   setDocumentStatus,
   settleVersion,
   updateVersion,
   type VersionEntity,
 } from './store';
 import { reject, validatePdf, type Rejection } from './validate';
-
-/** Blobs dropped straight into storage belong to no caller; their jobs are listed under this id, which no key or Entra principal can have. */
-export const STORAGE_CALLER: Caller = { id: 'storage:documents', source: 'key', name: 'storage' };
 
 export interface BlobDelivery extends SourceVersion {
   /** The blob's bytes, as the trigger delivered them: the only copy this code keeps. */
@@ -75,41 +55,11 @@ export type ProcessOutcome =
   | { outcome: 'failed'; error: RecordError }
   | { outcome: 'submitted'; responseId: string; reused: boolean; input: 'file_data' | 'file_id' };
 
-interface Owner {
-  caller: Caller;
-  documentId: string;
-  webhookUrl?: string;
-  filename: string;
-}
-
-/** The caller that uploaded `blobName` through the API, or undefined (dropped straight into storage). */
-export async function ownerOf(blobName: string): Promise<Owner | undefined> {
-  const claim = claimedOwner(blobName);
-  if (!claim) return undefined;
-  const row = await readDocument(claim.callerId, claim.documentId);
-  if (!row || row.blobName !== blobName) return undefined;
-  const source = row.callerId.startsWith('entra:') ? 'entra' : 'key';
-  return {
-    caller: { id: row.callerId, source, name: row.callerName },
-    documentId: claim.documentId,
-    webhookUrl: row.webhookUrl || undefined,
-    filename: row.filename,
-  };
-}
-
-export const documentUrl = (documentId: string) => `${publicBaseUrl()}/api/v1/documents/${documentId}`;
-
 /** How long one delivery may hold a claim before another delivery of the same version may take it over. */
 export function leaseMs(): number {
   const config = getConfig();
   // An upload and a create, each with its retries, plus a margin.
   return 2 * config.openaiTimeoutMs * (config.openaiMaxRetries + 1) + 60_000;
-}
-
-const LOG_EVENT = 'document';
-
-function log(logger: JobLog, fields: Record<string, unknown>): void {
-  logger.log(JSON.stringify({ event: LOG_EVENT, ...fields }));
 }
 
 /** An upstream answer that retrying will not change (a 4xx other than 408/409/429). */
@@ -118,28 +68,6 @@ function permanentUpstreamError(e: unknown): RecordError | undefined {
   if (e.status < 400 || e.status >= 500 || [408, 409, 429].includes(e.status)) return undefined;
   const mapped = fromUpstream(e, getConfig().summaryDeployment);
   return { code: mapped.code ?? 'upstream_error', message: mapped.message };
-}
-
-/** Queues a `document.*` webhook for an API upload outside a job (rejections, permanent create failures). */
-async function notifyOwner(
-  owner: Owner | undefined,
-  status: 'rejected' | 'failed',
-  error: RecordError,
-  source: SourceVersion,
-): Promise<void> {
-  if (!owner) return;
-  const event = buildEvent('document.failed', {
-    id: owner.documentId,
-    object: 'document',
-    status,
-    filename: owner.filename,
-    blob: `${documentStorageNames().documents}/${source.name}`,
-    summary_blob: null,
-    response_id: null,
-    error,
-    url: documentUrl(owner.documentId),
-  });
-  await enqueueWebhookEvent({ callerId: owner.caller.id, url: owner.webhookUrl, event });
 }
 
 /** Whether the blob still has `source`'s ETag (a missing blob is not current). */
@@ -161,7 +89,7 @@ const filenameOf = (blobName: string) => blobName.split('/').pop() || 'document.
  */
 export async function processDocumentBlob(
   delivery: BlobDelivery,
-  logger: JobLog,
+  logger: Log,
   now = Date.now(),
 ): Promise<ProcessOutcome> {
   const source: SourceVersion = {
@@ -181,7 +109,19 @@ export async function processDocumentBlob(
   // outcome below except a transient failure removes it; a leftover row is only a stale hint.
   const lease = leaseMs();
   const recovery = await scheduleDueTask(CLAIM_RECOVERY_TASK, blobKey(delivery.name), now + lease);
-  const done = () => cancelDueTask(recovery).catch(() => undefined);
+  // A recovery row left behind is a stale hint (the recovery task finds the version settled and skips it), so a
+  // failed delete is logged, not fatal.
+  const done = () =>
+    cancelDueTask(recovery).catch((e: unknown) =>
+      logger.warn(
+        JSON.stringify({
+          event: LOG_EVENT,
+          outcome: 'recovery_row_kept',
+          blob: delivery.name,
+          error: String(e),
+        }),
+      ),
+    );
   let claim: Awaited<ReturnType<typeof claimVersion>>;
   try {
     claim = await claimVersion(source, lease, now, () => isCurrentVersion(source));
@@ -191,7 +131,12 @@ export async function processDocumentBlob(
   }
   if (claim.kind !== 'claimed') {
     await done();
-    log(logger, { outcome: claim.kind, ...base, state: claim.row.state, current: claim.row.sourceEtag });
+    logDocument(logger, {
+      outcome: claim.kind,
+      ...base,
+      state: claim.row.state,
+      current: claim.row.sourceEtag,
+    });
     return claim.kind === 'duplicate'
       ? { outcome: 'duplicate', state: claim.row.state }
       : { outcome: 'ignored', reason: 'a newer version of the blob was already received' };
@@ -230,7 +175,7 @@ export async function processDocumentBlob(
     }
     await settleVersion(source.name, source.etag, 'rejected');
     await done();
-    log(logger, {
+    logDocument(logger, {
       outcome: 'rejected',
       ...base,
       code: rejection.code,
@@ -304,7 +249,16 @@ export async function processDocumentBlob(
         );
         await getOpenAI()
           .responses.cancel(response.id, { maxRetries: 0 })
-          .catch(() => undefined);
+          .catch((e: unknown) =>
+            logger.warn(
+              JSON.stringify({
+                event: LOG_EVENT,
+                outcome: 'cancel_failed',
+                responseId: response?.id,
+                error: String(e),
+              }),
+            ),
+          );
         await done();
         return { outcome: 'duplicate', state: 'claim_lost' };
       }
@@ -348,7 +302,7 @@ export async function processDocumentBlob(
     });
     await updateVersion(row, { state: 'tracked', leaseUntil: 0 });
     await done();
-    log(logger, {
+    logDocument(logger, {
       outcome: 'submitted',
       ...base,
       responseId: response.id,
@@ -362,14 +316,28 @@ export async function processDocumentBlob(
   } catch (e) {
     const permanent = permanentUpstreamError(e);
     if (permanent) {
-      await failBeforeJob(naming.recordBlob, naming.summaryBlob, source, row, owner, permanent, recordFields);
+      await failBeforeJob(
+        naming.recordBlob,
+        naming.summaryBlob,
+        source,
+        row,
+        owner,
+        permanent,
+        recordFields,
+        logger,
+      );
       await done();
       logger.warn(JSON.stringify({ event: LOG_EVENT, outcome: 'failed', ...base, code: permanent.code }));
       return { outcome: 'failed', error: permanent };
     }
     // Transient: free the claim at once (keeping any response/file id) so the platform's retry can resume. The
     // recovery row stays: if every retry fails too, the poller resumes the version when it comes due.
-    await updateVersion(row, { state: 'released', leaseUntil: 0 }).catch(() => undefined);
+    // If this write fails too, the claim runs out with its lease instead; `e` is what the platform must see.
+    await updateVersion(row, { state: 'released', leaseUntil: 0 }).catch((releaseError: unknown) =>
+      logger.warn(
+        JSON.stringify({ event: LOG_EVENT, outcome: 'release_failed', ...base, error: String(releaseError) }),
+      ),
+    );
     throw e;
   }
 }
@@ -392,11 +360,18 @@ async function failBeforeJob(
   owner: Owner | undefined,
   error: RecordError,
   fields: { received_at: string; document_id: string | null },
+  logger: Log,
 ): Promise<void> {
   if (row.fileId) {
+    // The upload is no use any more; one left behind expires upstream, so a failed delete is only logged.
+    const fileId = row.fileId;
     await getOpenAI()
-      .files.delete(row.fileId)
-      .catch(() => undefined);
+      .files.delete(fileId)
+      .catch((e: unknown) =>
+        logger.warn(
+          JSON.stringify({ event: LOG_EVENT, outcome: 'file_delete_failed', fileId, error: String(e) }),
+        ),
+      );
   }
   await writeRecord(
     recordBlob,
@@ -416,148 +391,4 @@ async function failBeforeJob(
     await notifyOwner(owner, 'failed', error, source);
   }
   await settleVersion(source.name, source.etag, 'failed');
-}
-
-/** The text of a response's output messages (`output_text` parts), joined. */
-export function outputText(response: Response | undefined): string {
-  if (!response) return '';
-  const parts: string[] = [];
-  for (const item of response.output ?? []) {
-    if (item.type !== 'message') continue;
-    for (const part of item.content) if (part.type === 'output_text') parts.push(part.text);
-  }
-  return parts.join('\n\n').trim();
-}
-
-function failureOf(ctx: FinalizerContext, text: string): RecordError | undefined {
-  const { status, response } = ctx;
-  if (status === 'completed')
-    return text ? undefined : { code: 'empty_summary', message: 'The model returned no text.' };
-  if (response?.error) return { code: response.error.code, message: response.error.message };
-  if (status === 'incomplete') {
-    const reason = response?.incomplete_details?.reason ?? 'unknown';
-    return { code: 'incomplete', message: `The summary is incomplete (${reason}); nothing was written.` };
-  }
-  if (status === 'expired')
-    return { code: 'expired', message: 'The summary did not finish within JOB_MAX_AGE_SECONDS.' };
-  if (status === 'cancelled') return { code: 'cancelled', message: 'The summary was cancelled.' };
-  return { code: status, message: `The summary ended with status '${status}'.` };
-}
-
-/**
- * The `document` job finalizer: writes `summaries/<path>.md` then `<path>.json` (or, on failure, the record
- * with the error and no summary), updates the uploader's document, and names the webhook event. Idempotent:
- * it writes the same blobs and rows however often it runs. A job for a version that a newer upload replaced
- * writes nothing.
- */
-export async function finalizeDocument(ctx: FinalizerContext): Promise<FinalizerResult> {
-  const { extra, response, job } = ctx;
-  const blobName = extra.blobName ?? '';
-  const naming = classifyBlobName(blobName);
-  const source: SourceVersion = {
-    name: blobName,
-    etag: extra.sourceEtag ?? '',
-    lastModified: Number(extra.lastModified ?? 0),
-    bytes: Number(extra.bytes ?? 0),
-  };
-  const documentId = extra.documentId;
-  const callerId = extra.callerId;
-  const text = outputText(response);
-  let error = failureOf(ctx, text);
-  const status = error ? 'failed' : 'completed';
-  const base = {
-    blob: blobName,
-    etag: source.etag,
-    responseId: job.responseId,
-    documentId,
-    caller: callerId,
-  };
-  const eventData = (extraFields: Record<string, unknown>) =>
-    documentId
-      ? {
-          id: documentId,
-          object: 'document',
-          response_id: job.responseId,
-          filename: extra.filename,
-          blob: `${documentStorageNames().documents}/${blobName}`,
-          url: documentUrl(documentId),
-          ...extraFields,
-        }
-      : { blob: `${documentStorageNames().documents}/${blobName}`, ...extraFields };
-
-  const current = await readVersion(blobName);
-  if (naming.kind !== 'pdf' || !current || current.sourceEtag !== source.etag) {
-    ctx.log.warn(
-      JSON.stringify({ event: LOG_EVENT, outcome: 'superseded', ...base, current: current?.sourceEtag }),
-    );
-    error = {
-      code: 'superseded',
-      message: 'A newer upload of the same blob replaced this version before its summary was ready.',
-    };
-    if (documentId && callerId) {
-      await setDocumentStatus(callerId, documentId, source.etag, 'failed', {
-        error: errorJson(error),
-        completedAt: Date.now(),
-      });
-    }
-    return {
-      eventType: 'document.failed',
-      eventData: eventData({ status: 'failed', error, summary_blob: null }),
-    };
-  }
-
-  const summaries = documentStorageNames().summaries;
-  const record: SummaryRecord = newRecord(source, status, {
-    received_at: extra.receivedAt ?? new Date(job.createdAt).toISOString(),
-    document_id: documentId ?? null,
-    response_id: job.responseId,
-    deployment: job.deployment,
-    input: extra.input === 'file_id' ? 'file_id' : 'file_data',
-    usage: response?.usage ?? null,
-    error: error ?? null,
-    summary_blob: error ? null : naming.summaryBlob,
-    completed_at: new Date(job.completedAt ?? Date.now()).toISOString(),
-  });
-  if (error) {
-    await deleteStaleSummary(naming.summaryBlob, source);
-  } else if (!(await writeSummary(naming.summaryBlob, text, source))) {
-    ctx.log.warn(
-      JSON.stringify({
-        event: LOG_EVENT,
-        outcome: 'summary_not_written',
-        ...base,
-        reason: 'newer summary present',
-      }),
-    );
-  }
-  const refused = await writeRecord(naming.recordBlob, record);
-  if (refused)
-    ctx.log.warn(
-      JSON.stringify({ event: LOG_EVENT, outcome: 'record_not_written', ...base, reason: refused }),
-    );
-  await settleVersion(blobName, source.etag, status);
-  if (documentId && callerId) {
-    await setDocumentStatus(callerId, documentId, source.etag, status, {
-      error: errorJson(error),
-      usage: response?.usage ? JSON.stringify(response.usage) : '',
-      completedAt: job.completedAt ?? Date.now(),
-      summaryBlob: error ? '' : naming.summaryBlob,
-    });
-  }
-  log(ctx.log, {
-    outcome: status,
-    ...base,
-    code: error?.code,
-    deployment: job.deployment,
-    inputTokens: response?.usage?.input_tokens,
-    outputTokens: response?.usage?.output_tokens,
-  });
-  return {
-    eventType: error ? 'document.failed' : 'document.summarized',
-    eventData: eventData({
-      status,
-      error: error ?? null,
-      summary_blob: error ? null : `${summaries}/${naming.summaryBlob}`,
-    }),
-  };
 }

@@ -5,12 +5,12 @@
  */
 import type busboy from 'busboy';
 import { Readable } from 'node:stream';
-import { busboySdk, openaiUploads } from './sdk';
+import { busboySdk, openaiUploads } from '../platform/sdk';
 import type { FileObject } from 'openai/resources/files';
-import type { Caller } from './auth';
-import { getOpenAI } from './clients';
-import { badRequest, isUpstreamError, notFound } from './errors';
-import { forgetOwnership, owns, recordOwnership } from './ownership';
+import type { Caller } from '../callers/auth';
+import { getOpenAI } from '../platform/clients';
+import { badRequest, isUpstreamError, notFound } from '../platform/errors';
+import { forgetOwnership, owns, recordOwnership } from '../callers/ownership';
 
 interface Upload {
   purpose?: string;

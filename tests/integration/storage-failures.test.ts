@@ -1,0 +1,103 @@
+/**
+ * Storage failing under work that must not mistake a failure for absence. Table requests go through a proxy in
+ * front of the run's Azurite that refuses chosen requests with 503, so a read or a delete can fail while
+ * everything else works; what is stored must survive, and the caller must hear of the failure.
+ */
+import { InvocationContext } from '@azure/functions';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { deleteJob, terminalResponseFromJob, trackBackgroundJob } from '../../shared/jobs';
+import { stillExists } from '../../shared/jobs/finalize';
+import { JOB_ROW, openJobStore, readJob, readResponseJson, storeResponseJson } from '../../shared/jobs/store';
+import { createResponse } from '../../shared/responses/create';
+import { startStorageProxy, type StorageProxy } from '../support/storage-proxy';
+import { startJobsEnv, type JobsEnv } from './support/jobs-env';
+
+let proxy: StorageProxy;
+let env: JobsEnv;
+
+beforeAll(async () => {
+  const shared = inject('storageConnectionString');
+  const tableEndpoint = /TableEndpoint=([^;]+)/.exec(shared)![1]!;
+  const target = new URL(tableEndpoint);
+  proxy = await startStorageProxy(target.origin);
+  const viaProxy = shared.replace(tableEndpoint, `${proxy.origin}${target.pathname}`);
+  env = await startJobsEnv({ env: { AzureWebJobsStorage: viaProxy } });
+});
+
+afterEach(() => proxy.failWhen(undefined));
+
+afterAll(async () => {
+  await env?.close();
+  await proxy?.close();
+});
+
+const isTable = (name: string) => (req: { url?: string }) => (req.url ?? '').includes(`/${name}(`);
+
+describe('storage failing is not absence', () => {
+  it('stillExists throws when the read fails, and says false only for a job that is gone', async () => {
+    const response = await env.createBackground();
+    await trackBackgroundJob({ caller: env.caller, response, kind: 'response', deployment: 'gpt-4.1' });
+    const store = await openJobStore();
+    const job = (await readJob(store, response.id))!;
+    expect(await stillExists(store, job)).toBe(true);
+
+    proxy.failWhen((req) => req.method === 'GET' && isTable(env.names.jobs)(req));
+    await expect(stillExists(store, job)).rejects.toThrow();
+    expect(proxy.refused()).toBeGreaterThan(0);
+    proxy.failWhen(undefined);
+
+    await store.jobs.deleteEntity(response.id, JOB_ROW);
+    expect(await stillExists(store, job)).toBe(false);
+  });
+
+  it('deleteJob reports a failed row delete and leaves the job for a retry, which then deletes it', async () => {
+    const response = await env.createBackground();
+    await trackBackgroundJob({ caller: env.caller, response, kind: 'response', deployment: 'gpt-4.1' });
+    await storeResponseJson({ ...response, status: 'completed' });
+
+    proxy.failWhen(
+      (req) => req.method === 'DELETE' && isTable(env.names.jobs)(req) && !req.url!.includes("'due'"),
+    );
+    await expect(deleteJob(response.id)).rejects.toThrow();
+    proxy.failWhen(undefined);
+    expect(await readJob(await openJobStore(), response.id)).toBeDefined();
+    expect(await readResponseJson(response.id)).toBeDefined();
+
+    await deleteJob(response.id);
+    expect(await readJob(await openJobStore(), response.id)).toBeUndefined();
+    expect(await readResponseJson(response.id)).toBeUndefined();
+    expect(await terminalResponseFromJob(response.id)).toBeUndefined();
+  });
+
+  it('a streamed create whose id cannot be recorded ends with one storage error and is deleted upstream', async () => {
+    const context = new InvocationContext({ functionName: 'responses-create' });
+    const deletesBefore = await env.upstreamCalls('DELETE /responses/{id}');
+    // Every write of the ownership record fails; reads elsewhere work.
+    proxy.failWhen((req) => req.method !== 'GET' && (req.url ?? '').includes('/ownership'));
+    const result = await createResponse(
+      { caller: env.caller, context, signal: new AbortController().signal },
+      { model: 'gpt-4.1', input: 'Say hello.', stream: true },
+    );
+    if (!('stream' in result)) throw new Error('expected a stream');
+    const chunks: string[] = [];
+    for await (const chunk of result.stream) chunks.push(Buffer.from(chunk).toString('utf8'));
+    const events = chunks
+      .join('')
+      .split('\n\n')
+      .filter(Boolean)
+      .map(
+        (frame) =>
+          JSON.parse(
+            frame
+              .split('\n')
+              .find((l) => l.startsWith('data: '))!
+              .slice(6),
+          ) as Record<string, unknown>,
+      );
+    // The caller never sees the id (no frame goes out before the ownership write), and hears one error: storage's.
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ type: 'error', code: 'storage_unavailable' });
+    // The response was deleted upstream rather than left running without an owner.
+    expect(await env.upstreamCalls('DELETE /responses/{id}')).toBe(deletesBefore + 1);
+  });
+});
