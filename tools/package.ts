@@ -19,7 +19,16 @@
  * loads them at run time. A native binary (*.node) fails the build: the app uses none, and one built on the
  * developer's OS would be the wrong one for Linux in Azure.
  */
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { zipSync, type Zippable } from 'fflate';
 
@@ -128,7 +137,9 @@ function copyPackage(key: string, entry: LockEntry, stage: string): void {
 function main(): void {
   const args = process.argv.slice(2);
   const outIndex = args.indexOf('--out');
-  const out = resolve(outIndex >= 0 && args[outIndex + 1] ? args[outIndex + 1]! : join(root, 'dist', 'package'));
+  const out = resolve(
+    outIndex >= 0 && args[outIndex + 1] ? args[outIndex + 1]! : join(root, 'dist', 'package'),
+  );
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Manifest;
   const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as {
     packages: Record<string, LockEntry>;

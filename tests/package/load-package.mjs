@@ -23,7 +23,10 @@ const coreApi = {
   setProgrammingModel: () => undefined,
   getProgrammingModel: () => undefined,
   registerFunction: (metadata) => {
-    registrations.push({ name: metadata.name, bindings: Object.values(metadata.bindings ?? {}).map((b) => b.type) });
+    registrations.push({
+      name: metadata.name,
+      bindings: Object.values(metadata.bindings ?? {}).map((b) => b.type),
+    });
     return new StubDisposable();
   },
   registerHook: (name) => {

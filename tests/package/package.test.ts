@@ -6,7 +6,16 @@
  * Needs `npm run build` first (`npm test` does it): the package is made from dist/app.js and node_modules.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -37,10 +46,14 @@ let packageOutput: string;
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'rg-package-'));
-  const { stdout } = await run(process.execPath, [join(repo, 'dist/tools/package.js'), '--out', join(work, 'out')], {
-    cwd: repo,
-    maxBuffer: 4 * MiB,
-  });
+  const { stdout } = await run(
+    process.execPath,
+    [join(repo, 'dist/tools/package.js'), '--out', join(work, 'out')],
+    {
+      cwd: repo,
+      maxBuffer: 4 * MiB,
+    },
+  );
   packageOutput = stdout;
   zipPath = stdout.trim().split('\n').at(-1)!;
   zipBytes = statSync(zipPath).size;
@@ -96,7 +109,9 @@ describe('npm run package', () => {
   it('holds the bundle, host.json, a production package.json and production dependencies, nothing else', () => {
     expect(readdirSync(unpacked).sort()).toEqual(['dist', 'host.json', 'node_modules', 'package.json']);
     expect(readdirSync(join(unpacked, 'dist'))).toEqual([manifest.main.replace(/^dist\//, '')]);
-    expect(readFileSync(join(unpacked, 'host.json'), 'utf8')).toBe(readFileSync(join(repo, 'host.json'), 'utf8'));
+    expect(readFileSync(join(unpacked, 'host.json'), 'utf8')).toBe(
+      readFileSync(join(repo, 'host.json'), 'utf8'),
+    );
 
     const deployed = JSON.parse(readFileSync(join(unpacked, 'package.json'), 'utf8'));
     expect(deployed.main).toBe(manifest.main);
@@ -126,9 +141,9 @@ describe('npm run package', () => {
     expect(files.filter((f) => !f.startsWith('node_modules/') && /\.(ts|map)$/.test(f))).toEqual([]);
     const local = /(^|\/)(local\.settings\.json|\.azurite|\.local|\.git|\.env)(\/|$)/;
     expect(files.filter((f) => local.test(f))).toEqual([]);
-    expect(packagesUnder(join(unpacked, 'node_modules')).filter((k) => /canvas|pdfjs-dist|pdf-parse/.test(k))).toEqual(
-      [],
-    );
+    expect(
+      packagesUnder(join(unpacked, 'node_modules')).filter((k) => /canvas|pdfjs-dist|pdf-parse/.test(k)),
+    ).toEqual([]);
   });
 
   it('loads package.json main under the worker core API and registers every function, from the package alone', async () => {
