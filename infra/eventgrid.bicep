@@ -6,6 +6,9 @@
 // and the `blobs_extension` system key exists only after the code is deployed and the host has started with the
 // blob trigger; Event Grid also validates the endpoint when the subscription is created, which needs the running
 // function. Reading that key inside the main template (listKeys) would also put a secret into the deployment.
+//
+// The hook deploys the compiled form of this file, infra/eventgrid.json (committed, so the hook needs no Bicep CLI);
+// tests/infra fails when the two differ (`bash tools/bicep-check.sh --update-hook-template` rewrites it).
 targetScope = 'resourceGroup'
 
 @description('Name of the storage account\'s Event Grid system topic (main.bicep output EVENTGRID_SYSTEM_TOPIC_NAME).')
@@ -16,6 +19,15 @@ param systemTopicName string
 param webhookEndpoint string
 
 param subscriptionName string = 'documents-blob'
+
+@description('Storage account (in this resource group) whose container receives events that could not be delivered.')
+param deadLetterStorageAccountName string
+
+@description('Container for dead-lettered events (main.bicep output EVENTGRID_DEADLETTER_CONTAINER).')
+param deadLetterContainerName string
+
+@description('User-assigned identity (in this resource group) the topic writes dead-lettered events as; the topic carries it (app/eventgrid-topic.bicep) and it holds Storage Blob Data Owner on the account.')
+param identityName string
 
 resource topic 'Microsoft.EventGrid/systemTopics@2025-02-15' existing = {
   name: systemTopicName
@@ -36,12 +48,27 @@ resource subscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-
     eventDeliverySchema: 'EventGridSchema'
     filter: {
       includedEventTypes: ['Microsoft.Storage.BlobCreated']
-      // The `documents` container (shared/storage.ts CONTAINERS.documents), whose PDFs `documents-blob` summarizes.
+      // The `documents` container (shared/platform/storage.ts CONTAINERS.documents), whose PDFs `documents-blob` summarizes.
       subjectBeginsWith: '/blobServices/default/containers/documents/'
     }
     retryPolicy: {
       maxDeliveryAttempts: 30
       eventTimeToLiveInMinutes: 1440
+    }
+    // An event still undelivered after 30 attempts or 24 h is kept as a blob instead of being dropped, so a document
+    // that was never summarized can be found (and re-uploaded). Written as the identity: the account has no keys.
+    deadLetterWithResourceIdentity: {
+      identity: {
+        type: 'UserAssigned'
+        userAssignedIdentity: resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', identityName)
+      }
+      deadLetterDestination: {
+        endpointType: 'StorageBlob'
+        properties: {
+          resourceId: resourceId('Microsoft.Storage/storageAccounts', deadLetterStorageAccountName)
+          blobContainerName: deadLetterContainerName
+        }
+      }
     }
   }
 }

@@ -4,20 +4,21 @@
 // The Event Grid subscription of the `documents-blob` function is deployed after the code (infra/eventgrid.bicep).
 targetScope = 'subscription'
 
-import { deploymentSpec } from 'app/openai.bicep'
-
 @minLength(1)
 @maxLength(64)
 @description('azd environment name; names the resource group and seeds the unique suffix of every resource name.')
 param environmentName string
 
-// The regions where the Azure OpenAI Responses API is available (Azure OpenAI "Responses API" how-to, Supported
-// regions). Every resource goes to this one region; check that the models below are offered there too.
+// Every resource goes to this one region, so it must offer all three: Flex Consumption (the function app), the
+// Azure OpenAI Responses API, and the default models as Global Standard deployments. The list is the intersection of
+// Flex Consumption's regions (`az functionapp list-flexconsumption-locations`), the Responses API how-to's "Supported
+// regions" and the Global Standard model matrix for gpt-5.4-mini (offered in every region below); docs/deploy.md
+// cites the pages and their dates. canadaeast, polandcentral and switzerlandnorth have the Responses API but no
+// Flex Consumption.
 @allowed([
   'australiaeast'
   'brazilsouth'
   'canadacentral'
-  'canadaeast'
   'eastus'
   'eastus2'
   'francecentral'
@@ -27,21 +28,19 @@ param environmentName string
   'koreacentral'
   'northcentralus'
   'norwayeast'
-  'polandcentral'
   'southafricanorth'
   'southcentralus'
   'southeastasia'
   'southindia'
   'spaincentral'
   'swedencentral'
-  'switzerlandnorth'
   'uaenorth'
   'uksouth'
   'westus'
   'westus3'
 ])
 @metadata({ azd: { type: 'location' } })
-@description('Region of every resource; limited to the regions where the Responses API is available.')
+@description('Region of every resource: Flex Consumption, the Responses API and the default models are all offered there.')
 param location string
 
 @description('Resource group to create; default rg-<environmentName>.')
@@ -56,13 +55,19 @@ param principalType string = 'User'
 
 // --- Function app ---
 
+// Flex Consumption instance sizes: 512 MB (0.25 core), 2048 MB (1 core, the platform default) and 4096 MB (2 cores).
+// A PDF of DOCUMENT_MAX_BYTES (50 MB) is held a few times over while it is validated and sent: 2048 MB is the
+// smallest size with room for that next to the host.
 @allowed([512, 2048, 4096])
-@description('Flex Consumption instance memory, in MB.')
+@description('Flex Consumption instance memory, in MB (512, 2048 or 4096).')
 param instanceMemoryMB int = 2048
 
-@minValue(1)
+// The platform accepts 40 to 1000 (Flex Consumption "Considerations": the lowest maximum scale is 40). Every Flex app
+// of a subscription in one region shares a quota of 250 cores: at 2048 MB (1 core) scaling stops at 250 instances,
+// at 4096 MB at 125, whatever this says; docs/deploy.md has the arithmetic.
+@minValue(40)
 @maxValue(1000)
-@description('Flex Consumption scale-out limit (instances).')
+@description('Flex Consumption scale-out limit (instances, 40-1000), per function group (HTTP, blob, each timer).')
 param maximumInstanceCount int = 100
 
 @description('Client id of an Entra app registration: switches on App Service Authentication (Entra ID) in front of the app, next to gateway keys. Empty: gateway keys only.')
@@ -85,37 +90,48 @@ param openAiKind string = 'OpenAI'
 @description('Public network access of the Azure OpenAI account created here (the function app reaches it over the public endpoint).')
 param openAiPublicNetworkAccess string = 'Enabled'
 
-@description('Deployment for /v1/responses when a request names no model (AZURE_OPENAI_CHAT_DEPLOYMENT).')
-param chatDeployment deploymentSpec = {
-  name: 'gpt-4.1'
-  model: 'gpt-4.1'
-  version: '2025-04-14'
-  sku: 'GlobalStandard'
-  capacity: 50
-}
+// Models: each deployment is named after its model (callers send that name as `model`). The defaults are GA models
+// a new subscription can deploy (no registration, not deprecated) as of the retirement schedule cited in
+// docs/deploy.md. gpt-5.4-mini (2026-03-17): GA, deprecation for new customers no earlier than 2027-03-17.
 
-@description('Deployment that summarizes PDFs (AZURE_OPENAI_SUMMARY_DEPLOYMENT). Same name as the chat deployment: no second deployment.')
-param summaryDeployment deploymentSpec = {
-  name: 'gpt-4.1-mini'
-  model: 'gpt-4.1-mini'
-  version: '2025-04-14'
-  sku: 'GlobalStandard'
-  capacity: 50
-}
+@description('Default model of /v1/responses (AZURE_OPENAI_CHAT_DEPLOYMENT); the deployment is named after it.')
+param chatModel string = 'gpt-5.4-mini'
 
-@description('Image deployment used by the image_generation tool (AZURE_OPENAI_IMAGE_DEPLOYMENT).')
-param imageDeployment deploymentSpec = {
-  name: 'gpt-image-1'
-  model: 'gpt-image-1'
-  version: '2025-04-15'
-  sku: 'GlobalStandard'
-  capacity: 1
-}
+@description('Version of chatModel.')
+param chatModelVersion string = '2026-03-17'
 
-@description('Create the image deployment here. gpt-image-1 needs approved access and is offered in few regions; false: the app still names imageDeployment.name, create it yourself.')
-param createImageDeployment bool = true
+@minValue(1)
+@description('Capacity of the chat deployment, in thousands of tokens per minute.')
+param chatCapacity int = 50
 
-// --- App settings of shared/config.ts (defaults are the code's; tests/infra checks they agree) ---
+@description('Model that summarizes PDFs (AZURE_OPENAI_SUMMARY_DEPLOYMENT). The same model as chatModel shares its deployment (then summaryModelVersion and summaryCapacity are not used).')
+param summaryModel string = 'gpt-5.4-mini'
+
+@description('Version of summaryModel.')
+param summaryModelVersion string = '2026-03-17'
+
+@minValue(1)
+@description('Capacity of a separate summary deployment, in thousands of tokens per minute.')
+param summaryCapacity int = 50
+
+@description('Image model of the image_generation tool (AZURE_OPENAI_IMAGE_DEPLOYMENT).')
+param imageModel string = 'gpt-image-2'
+
+@description('Version of imageModel.')
+param imageModelVersion string = '2026-04-21'
+
+@minValue(1)
+@description('Capacity of the image deployment (requests per minute units).')
+param imageCapacity int = 1
+
+@description('Create the image deployment. Off by default: image models are offered in few regions and may need approved access; the app still names imageModel, so the image_generation tool answers 404 naming the deployment until it exists.')
+param createImageDeployment bool = false
+
+@allowed(['GlobalStandard', 'DataZoneStandard', 'Standard'])
+@description('SKU of the model deployments.')
+param modelDeploymentSku string = 'GlobalStandard'
+
+// --- App settings of shared/platform/config.ts (its defaults, except the timer schedules; tests/infra checks) ---
 
 @description('AZURE_OPENAI_TOKEN_SCOPE: Entra ID scope of Azure OpenAI tokens.')
 param openAiTokenScope string = 'https://ai.azure.com/.default'
@@ -123,14 +139,17 @@ param openAiTokenScope string = 'https://ai.azure.com/.default'
 @description('AZURE_OPENAI_ALLOWED_DEPLOYMENTS: comma-separated deployments callers may name in `model`. Empty: the chat and summary deployments.')
 param allowedDeployments string = ''
 
+// An HTTP request gets at most 230 s on Azure Functions before the platform's front end answers for the app. One
+// upstream call may take up to timeout x (1 + retries): at most 70 s x 3 = 210 s with these bounds (default 60 s x 3 =
+// 180 s), so the app's own 504 (upstream_timeout) reaches the caller first. Long generations: `background: true`.
 @minValue(1000)
-@maxValue(600000)
-@description('AZURE_OPENAI_TIMEOUT_MS: timeout of one upstream request, ms (below the 10 min function timeout).')
-param openAiTimeoutMs int = 120000
+@maxValue(70000)
+@description('AZURE_OPENAI_TIMEOUT_MS: timeout of one upstream request, ms (x (1 + retries) stays below the 230 s HTTP limit).')
+param openAiTimeoutMs int = 60000
 
 @minValue(0)
-@maxValue(10)
-@description('AZURE_OPENAI_MAX_RETRIES: upstream retries on 429/5xx/connection errors.')
+@maxValue(2)
+@description('AZURE_OPENAI_MAX_RETRIES: upstream retries on 429/5xx/connection errors (at most 2: see openAiTimeoutMs).')
 param openAiMaxRetries int = 2
 
 @minValue(1024)
@@ -141,8 +160,12 @@ param maxRequestBytes int = 67108864
 @description('PDF_FILES_API_THRESHOLD_BYTES: larger PDFs go through the Files API.')
 param pdfFilesApiThresholdBytes int = 8388608
 
-@description('POLL_SCHEDULE: NCRONTAB schedule (six fields) of the background poller.')
-param pollSchedule string = '*/5 * * * * *'
+// The two timers are the only work of an idle app, and on Flex Consumption each tick is billed as at least 1 s of a
+// whole instance (each timer scales on instances of its own). Every 5 s (the code's default, for other hosts) that is
+// about $50 a month with nothing to do; once a minute it is under $2 (docs/deploy.md, "What it costs idle"). A
+// background response is then finalized, and its webhook sent, up to a minute after it ends upstream.
+@description('POLL_SCHEDULE: NCRONTAB schedule (six fields) of the background poller. Azure default: once a minute.')
+param pollSchedule string = '0 * * * * *'
 
 @minValue(0)
 @description('POLL_INITIAL_DELAY_MS: first delay between upstream polls of a background job, ms.')
@@ -168,8 +191,8 @@ param jobMaxAgeSeconds int = 86400
 @description('PUBLIC_BASE_URL: base URL callers reach the app at (links in webhook events). Empty: https://<app>.azurewebsites.net; set it when a custom domain or gateway fronts the app.')
 param publicBaseUrl string = ''
 
-@description('WEBHOOK_SCHEDULE: NCRONTAB schedule (six fields) of the completion-webhook delivery timer.')
-param webhookSchedule string = '*/5 * * * * *'
+@description('WEBHOOK_SCHEDULE: NCRONTAB schedule (six fields) of the completion-webhook delivery timer. Azure default: once a minute (see pollSchedule).')
+param webhookSchedule string = '0 * * * * *'
 
 @minValue(500)
 @maxValue(60000)
@@ -199,9 +222,33 @@ var functionAppName = 'func-${resourceToken}'
 var storageAccountName = 'st${resourceToken}'
 var applicationInsightsName = 'appi-${resourceToken}'
 var openAiAccountName = 'oai-${resourceToken}'
-// Names the app uses (shared/storage.ts TABLES and CONTAINERS). It creates missing ones on first use too, but
+var identityName = 'id-${resourceToken}'
+var chatDeployment = {
+  name: chatModel
+  model: chatModel
+  version: chatModelVersion
+  sku: modelDeploymentSku
+  capacity: chatCapacity
+}
+var summaryDeployment = {
+  name: summaryModel
+  model: summaryModel
+  version: summaryModelVersion
+  sku: modelDeploymentSku
+  capacity: summaryCapacity
+}
+var imageDeployment = {
+  name: imageModel
+  model: imageModel
+  version: imageModelVersion
+  sku: modelDeploymentSku
+  capacity: imageCapacity
+}
+// Names the app uses (shared/platform/storage.ts TABLES and CONTAINERS). It creates missing ones on first use too, but
 // declaring them here makes a fresh deployment complete and keeps the data containers private from the start.
-var containerNames = ['documents', 'summaries', 'images', 'responses']
+// `eventgrid-deadletter` holds Event Grid events for documents-blob that could not be delivered (infra/eventgrid.bicep).
+var deadLetterContainerName = 'eventgrid-deadletter'
+var containerNames = ['documents', 'summaries', 'images', 'responses', deadLetterContainerName]
 var tableNames = ['callers', 'ownership', 'jobs', 'webhooks', 'idempotency', 'documents']
 
 resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
@@ -214,7 +261,7 @@ module identity 'app/identity.bicep' = {
   name: 'identity'
   scope: rg
   params: {
-    name: 'id-${resourceToken}'
+    name: identityName
     location: location
     tags: tags
   }
@@ -334,6 +381,7 @@ module eventGridTopic 'app/eventgrid-topic.bicep' = {
     location: location
     tags: tags
     storageAccountId: storage.outputs.id
+    identityId: identity.outputs.id
   }
 }
 
@@ -341,12 +389,14 @@ module eventGridTopic 'app/eventgrid-topic.bicep' = {
 // (docs/deploy.md). AZURE_CLIENT_ID is deliberately not an output: in a developer's shell it would make
 // DefaultAzureCredential try the managed identity instead of the developer's login.
 output AZURE_LOCATION string = location
+output AZURE_SUBSCRIPTION_ID string = subscription().subscriptionId
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = api.outputs.name
 output SERVICE_API_NAME string = api.outputs.name
 output SERVICE_API_URI string = api.outputs.uri
 output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output AZURE_MANAGED_IDENTITY_NAME string = identity.outputs.name
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AzureWebJobsStorage__blobServiceUri string = storage.outputs.blobEndpoint
 output AzureWebJobsStorage__queueServiceUri string = storage.outputs.queueEndpoint
@@ -358,3 +408,4 @@ output AZURE_OPENAI_SUMMARY_DEPLOYMENT string = summaryDeployment.name
 output APP_SERVICE_AUTH_ENABLED string = empty(authClientId) ? 'false' : 'true'
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString
 output EVENTGRID_SYSTEM_TOPIC_NAME string = eventGridTopic.outputs.name
+output EVENTGRID_DEADLETTER_CONTAINER string = deadLetterContainerName

@@ -5,6 +5,10 @@
 #                                           lint both; exit 1 on any Warning or Error
 #   bash tools/bicep-check.sh --build-only  only build (tests/infra uses this); exit 1 on errors only
 #   bash tools/bicep-check.sh --out DIR     write the ARM JSON to DIR instead of dist/infra
+#   bash tools/bicep-check.sh --update-hook-template
+#                                           also copy the compiled eventgrid.json to infra/eventgrid.json, the
+#                                           template the post-deploy hook deploys (committed: the hook needs no
+#                                           Bicep CLI; tests/infra fails when it is stale)
 #
 # The CLI, first found wins: $BICEP; `bicep` on PATH; the one `az bicep install` puts in ~/.azure/bin; the copy
 # cached in .local/bicep/<version>/; else the NuGet package Azure.Bicep.CommandLine.<rid> restored with `dotnet`
@@ -18,12 +22,14 @@ set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="$root/dist/infra"
 build_only=0
+update_hook=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --build-only) build_only=1 ;;
+    --update-hook-template) update_hook=1 ;;
     --out) out="$2"; shift ;;
     --out=*) out="${1#--out=}" ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "bicep-check: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -142,6 +148,11 @@ for entry in "${entries[@]}"; do
     run lint "$root/infra/$entry.bicep"
   fi
 done
+
+if [ "$update_hook" = 1 ] && [ "$errors" -eq 0 ]; then
+  cp "$out/eventgrid.json" "$root/infra/eventgrid.json"
+  echo "bicep-check: infra/eventgrid.json updated"
+fi
 
 elapsed=$((SECONDS - started))
 if [ "$errors" -gt 0 ] || { [ "$build_only" = 0 ] && [ "$warnings" -gt 0 ]; }; then

@@ -8,7 +8,7 @@
  * first use (shared/platform/sdk.ts), and bundling them would only move their cost to startup.
  *
  * `tsc` still compiles everything to dist/ (type checking, the tools, the tests' local host), so the per-file
- * output remains for debugging; the deployed package keeps only the bundle (.funcignore).
+ * output remains for debugging; the deployed package keeps only the bundle (tools/package.ts).
  */
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';

@@ -1,5 +1,5 @@
 // The function app: Flex Consumption (FC1, Linux), Node 22, running as the user-assigned identity.
-// App settings are the ones shared/config.ts reads (under the same names) plus the host's identity-based
+// App settings are the ones shared/platform/config.ts reads (under the same names) plus the host's identity-based
 // AzureWebJobsStorage__* settings; tests/infra checks the two lists against each other.
 
 param name string
@@ -27,7 +27,7 @@ param maximumInstanceCount int
 @description('Client id of the Entra app registration for App Service Authentication; empty: gateway keys only.')
 param authClientId string
 
-// Settings of shared/config.ts (see main.bicep for their meaning).
+// Settings of shared/platform/config.ts (see main.bicep for their meaning).
 param openAiEndpoint string
 param openAiTokenScope string
 param chatDeploymentName string
@@ -125,7 +125,7 @@ resource app 'Microsoft.Web/sites@2025-03-01' = {
       APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
 
-      // shared/config.ts
+      // shared/platform/config.ts
       GATEWAY_MODE: 'azure'
       AZURE_CLIENT_ID: identityClientId
       AZURE_OPENAI_ENDPOINT: openAiEndpoint

@@ -7,10 +7,17 @@ param location string
 param tags object
 param storageAccountId string
 
+@description('Resource id of the user-assigned identity the topic writes dead-lettered events as (it holds Storage Blob Data Owner on the account; shared keys are off).')
+param identityId string
+
 resource topic 'Microsoft.EventGrid/systemTopics@2025-02-15' = {
   name: name
   location: location
   tags: tags
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: { '${identityId}': {} }
+  }
   properties: {
     source: storageAccountId
     topicType: 'Microsoft.Storage.StorageAccounts'

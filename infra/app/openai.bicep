@@ -17,9 +17,9 @@ param publicNetworkAccess string = 'Enabled'
 type deploymentSpec = {
   @description('Deployment name: what the app sends as `model`.')
   name: string
-  @description('Model name, e.g. gpt-4.1.')
+  @description('Model name, e.g. gpt-5.4-mini.')
   model: string
-  @description('Model version, e.g. 2025-04-14.')
+  @description('Model version, e.g. 2026-03-17.')
   version: string
   @description('Deployment SKU, e.g. GlobalStandard, DataZoneStandard, Standard.')
   sku: string
@@ -31,8 +31,8 @@ param chat deploymentSpec
 param summary deploymentSpec
 param image deploymentSpec
 
-@description('Create the image deployment. gpt-image-1 needs approved access and is offered in few regions.')
-param createImageDeployment bool = true
+@description('Create the image deployment (image models are offered in few regions and may need approved access).')
+param createImageDeployment bool = false
 
 resource account 'Microsoft.CognitiveServices/accounts@2025-06-01' = {
   name: name

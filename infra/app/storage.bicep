@@ -8,10 +8,10 @@ param tags object
 @description('Container holding the Flex Consumption deployment package.')
 param deploymentContainerName string
 
-@description('Blob containers the app uses (shared/storage.ts CONTAINERS).')
+@description('Blob containers the app uses (shared/platform/storage.ts CONTAINERS).')
 param containerNames string[]
 
-@description('Tables the app uses (shared/storage.ts TABLES).')
+@description('Tables the app uses (shared/platform/storage.ts TABLES).')
 param tableNames string[]
 
 @allowed(['Standard_LRS', 'Standard_ZRS', 'Standard_GRS', 'Standard_RAGRS', 'Standard_GZRS', 'Standard_RAGZRS'])

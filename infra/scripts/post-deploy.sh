@@ -1,25 +1,39 @@
 #!/bin/sh
 # azd `postdeploy` hook (azure.yaml): subscribes the `documents-blob` function to BlobCreated events of the
-# `documents` container, by deploying infra/eventgrid.bicep.
+# `documents` container, by deploying infra/eventgrid.json (the compiled infra/eventgrid.bicep).
 #
 # Why after the code and not in main.bicep: the subscription's webhook is the blob extension endpoint
 #   https://<app>/runtime/webhooks/blobs?functionName=Host.Functions.documents-blob&code=<blobs_extension key>
 # and the `blobs_extension` system key only exists once the deployed app's host has started with its blob trigger;
 # Event Grid also validates the endpoint when the subscription is created, which needs that running function.
-# The key is passed to Bicep as a @secure() parameter through a temporary file (mode 600), never on a command line
+# The key is passed as a secure template parameter through a temporary file (mode 600), never on a command line
 # (visible in the process list) and never as a deployment output.
 #
+# What cannot misfire:
+# - every `az` call names azd's subscription (--subscription), never az's default one;
+# - the template is compiled JSON, so `az` never needs to download a Bicep CLI;
+# - the deployment is incremental with a fixed name: running the hook again (`azd deploy` after `azd up`, or by
+#   hand after rotating the host keys) updates the same subscription.
+#
 # azd runs hooks with its environment's values (main.bicep outputs) as environment variables. To rerun by hand:
-#   eval "$(azd env get-values)" && sh infra/scripts/post-deploy.sh
+#   set -a; eval "$(azd env get-values)"; set +a; sh infra/scripts/post-deploy.sh
 set -eu
 
-: "${AZURE_RESOURCE_GROUP:?run through azd, or export the azd environment first (see docs/deploy.md)}"
-: "${AZURE_FUNCTION_APP_NAME:?run through azd, or export the azd environment first}"
-: "${EVENTGRID_SYSTEM_TOPIC_NAME:?run through azd, or export the azd environment first}"
+need="run through azd, or export the azd environment first (see docs/deploy.md)"
+: "${AZURE_SUBSCRIPTION_ID:?$need}"
+: "${AZURE_RESOURCE_GROUP:?$need}"
+: "${AZURE_FUNCTION_APP_NAME:?$need}"
+: "${AZURE_STORAGE_ACCOUNT_NAME:?$need}"
+: "${AZURE_MANAGED_IDENTITY_NAME:?$need}"
+: "${EVENTGRID_SYSTEM_TOPIC_NAME:?$need}"
+: "${EVENTGRID_DEADLETTER_CONTAINER:?$need}"
 FUNCTION_NAME=documents-blob
+sub="$AZURE_SUBSCRIPTION_ID"
+rg="$AZURE_RESOURCE_GROUP"
+app="$AZURE_FUNCTION_APP_NAME"
 
 here="$(cd "$(dirname "$0")" && pwd)"
-host="$(az functionapp show -g "$AZURE_RESOURCE_GROUP" -n "$AZURE_FUNCTION_APP_NAME" --query defaultHostName -o tsv)"
+host="$(az functionapp show --subscription "$sub" -g "$rg" -n "$app" --query defaultHostName -o tsv)"
 
 # Wake the app so its host starts, indexes the functions and creates the blob extension's system key.
 # On Flex Consumption the first request after a deployment can take a while.
@@ -28,7 +42,7 @@ curl -fsS -o /dev/null --max-time 60 --retry 5 --retry-delay 5 --retry-all-error
 key=""
 attempt=1
 while [ "$attempt" -le 30 ]; do
-  key="$(az functionapp keys list -g "$AZURE_RESOURCE_GROUP" -n "$AZURE_FUNCTION_APP_NAME" \
+  key="$(az functionapp keys list --subscription "$sub" -g "$rg" -n "$app" \
     --query systemKeys.blobs_extension -o tsv 2>/dev/null || true)"
   [ -n "$key" ] && break
   echo "post-deploy: waiting for the blobs_extension system key ($attempt/30) ..."
@@ -36,7 +50,8 @@ while [ "$attempt" -le 30 ]; do
   attempt=$((attempt + 1))
 done
 if [ -z "$key" ]; then
-  echo "post-deploy: the app has no blobs_extension system key; is the $FUNCTION_NAME function deployed?" >&2
+  echo "post-deploy: the app has no blobs_extension system key after 5 minutes; is the $FUNCTION_NAME function" \
+    "deployed? Check the app's log stream, then run \`azd deploy\` again." >&2
   exit 1
 fi
 
@@ -51,15 +66,19 @@ cat >"$params" <<JSON
     "systemTopicName": { "value": "$EVENTGRID_SYSTEM_TOPIC_NAME" },
     "webhookEndpoint": {
       "value": "https://$host/runtime/webhooks/blobs?functionName=Host.Functions.$FUNCTION_NAME&code=$key"
-    }
+    },
+    "deadLetterStorageAccountName": { "value": "$AZURE_STORAGE_ACCOUNT_NAME" },
+    "deadLetterContainerName": { "value": "$EVENTGRID_DEADLETTER_CONTAINER" },
+    "identityName": { "value": "$AZURE_MANAGED_IDENTITY_NAME" }
   }
 }
 JSON
 
 echo "post-deploy: subscribing $FUNCTION_NAME to BlobCreated in documents/ (topic $EVENTGRID_SYSTEM_TOPIC_NAME) ..."
 az deployment group create \
-  --resource-group "$AZURE_RESOURCE_GROUP" \
+  --subscription "$sub" \
+  --resource-group "$rg" \
   --name "eventgrid-$FUNCTION_NAME" \
-  --template-file "$here/../eventgrid.bicep" \
+  --template-file "$here/../eventgrid.json" \
   --parameters "@$params" \
   --query properties.provisioningState -o tsv

@@ -2,7 +2,7 @@
  * The checks a document passes before any token is spent. Each failure is a rejection with a stable code and
  * a sentence for the record; a rejection is a normal outcome, not an error.
  */
-import { pdfParseSdk } from '../platform/sdk';
+import { pdfSdk } from '../platform/sdk';
 
 export type RejectionCode = 'empty' | 'not_pdf' | 'too_large' | 'unreadable_pdf' | 'not_pdf_name';
 
@@ -52,34 +52,38 @@ export interface ParseOptions {
 
 /**
  * pdf.js moves the ArrayBuffer of the bytes it is given to its worker (a `postMessage` transfer, which detaches
- * it, also with the in-process worker Node uses). pdf-parse therefore copies a Buffer first, and pdf.js copies
- * any view that does not span its whole ArrayBuffer (Buffers from the small-allocation pool, say), so the
- * caller's bytes stay usable. A Uint8Array over a whole ArrayBuffer of its own is taken as it is: no copy.
+ * it, also with the in-process worker Node uses), and its serverless build refuses a Buffer. So the caller's
+ * bytes are copied into a Uint8Array of their own, unless the caller gives them up (`consume`) and they span a
+ * whole ArrayBuffer: then that memory is taken as it is, no copy.
  */
 function bytesForPdfJs(data: Buffer, consume: boolean): Uint8Array {
   const whole =
     data.buffer instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
-  return consume && whole ? new Uint8Array(data.buffer) : data;
+  return consume && whole ? new Uint8Array(data.buffer) : new Uint8Array(data);
 }
 
 /**
- * Loads the PDF's structure (cross-reference table, catalog, page count) with pdf-parse. Without `consume`,
- * pdf-parse copies the bytes before handing them to pdf.js (see {@link bytesForPdfJs}), so the caller's bytes
- * stay usable; that copy lives only until `destroy`. Returns the page count, or a rejection.
+ * Loads the PDF's structure (cross-reference table, catalog, page count) with pdf.js, through unpdf's serverless
+ * build. Without `consume`, pdf.js works on a copy of the bytes (see {@link bytesForPdfJs}), so the caller's
+ * bytes stay usable; that copy lives only until `destroy`. Returns the page count, or a rejection.
  */
 export async function parsePdf(
   data: Buffer,
   options: ParseOptions = {},
 ): Promise<{ pages: number } | Rejection> {
-  const parser = new (pdfParseSdk().PDFParse)({ data: bytesForPdfJs(data, options.consume === true) });
+  let doc: Awaited<ReturnType<ReturnType<typeof pdfSdk>['getDocumentProxy']>>;
   try {
-    const info = await parser.getInfo();
-    return { pages: info.total };
+    // verbosity 0: errors only, not a warning per damaged object in the logs.
+    const bytes = bytesForPdfJs(data, options.consume === true);
+    doc = await pdfSdk().getDocumentProxy(bytes, { verbosity: 0 });
   } catch (e) {
     const name = (e as Error)?.name;
     return reject('unreadable_pdf', name === 'PasswordException' ? 'It is password-protected.' : undefined);
+  }
+  try {
+    return { pages: doc.numPages };
   } finally {
-    await parser.destroy().catch(() => undefined);
+    await doc.loadingTask.destroy().catch(() => undefined);
   }
 }
 

@@ -157,7 +157,7 @@ export function toApiError(err: unknown, context?: Log, deployment?: string): Ap
   } else if (err instanceof openaiErrors().APIConnectionTimeoutError) {
     apiError = new ApiError(
       504,
-      'Azure OpenAI did not answer in time.',
+      'Azure OpenAI did not answer within AZURE_OPENAI_TIMEOUT_MS on any attempt. For long work, send `background: true` and poll or take the webhook, or `stream: true`.',
       'upstream_error',
       'upstream_timeout',
     );

@@ -1,7 +1,7 @@
 /**
  * The heavy SDKs, loaded on first use rather than at import time.
  *
- * Importing `@azure/storage-blob`, `@azure/data-tables`, `@azure/identity`, `openai` and `pdf-parse` together
+ * Importing `@azure/storage-blob`, `@azure/data-tables`, `@azure/identity`, `openai` and `unpdf` (pdf.js) together
  * costs ~450 ms, about 20 times what `@azure/functions` itself takes, and every scaled-out instance would pay it
  * before serving its first request. Types still come from `import type`; values come from these getters (Node
  * caches each module after its first `require`).
@@ -16,7 +16,7 @@ import type * as Identity from '@azure/identity';
 import type * as OpenAISdk from 'openai';
 import type * as OpenAIErrors from 'openai/error';
 import type * as OpenAIUploads from 'openai/uploads';
-import type * as PdfParse from 'pdf-parse';
+import type * as Unpdf from 'unpdf';
 import type Busboy from 'busboy';
 import type * as IpAddr from 'ipaddr.js';
 import type * as StandardWebhooks from 'standardwebhooks';
@@ -30,7 +30,9 @@ export const identitySdk = () => require('@azure/identity') as typeof Identity;
 export const openaiSdk = () => require('openai') as typeof OpenAISdk;
 export const openaiErrors = () => require('openai/error') as typeof OpenAIErrors;
 export const openaiUploads = () => require('openai/uploads') as typeof OpenAIUploads;
-export const pdfParseSdk = () => require('pdf-parse') as typeof PdfParse;
+// unpdf: pdf.js's serverless build in one file, without the canvas binary pdf-parse pulls in (text and structure
+// only; the deployed package stays small and platform-independent).
+export const pdfSdk = () => require('unpdf') as typeof Unpdf;
 // Smaller, but each still costs milliseconds at startup and is needed only by one route or by webhooks:
 // multipart parsing (uploads), webhook signing, and the guarded outbound client (address checks, DNS, http/https).
 export const busboySdk = () => require('busboy') as typeof Busboy;

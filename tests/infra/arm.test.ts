@@ -29,6 +29,15 @@ const MUST_BE_ABSENT = ['AzureWebJobsStorage', 'AZURE_OPENAI_API_KEY'];
 /** Settings whose Azure value is derived from other parameters rather than defaulted. */
 const DERIVED = ['APP_SERVICE_AUTH_ENABLED'];
 
+/**
+ * Settings whose Azure default differs from the code's on purpose: the timers are what an idle app pays for, and
+ * once a minute keeps that under $2 a month on Flex Consumption (docs/deploy.md, "What it costs idle").
+ */
+const AZURE_DEFAULTS: Record<string, string> = {
+  POLL_SCHEDULE: '0 * * * * *',
+  WEBHOOK_SCHEDULE: '0 * * * * *',
+};
+
 const ROLES = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88',
@@ -37,13 +46,43 @@ const ROLES = {
   cognitiveServicesOpenAiUser: '5e0bd9bd-7b93-4f28-af87-19fc36ad61bd',
 };
 
-/** Regions of the Azure OpenAI "Responses API" how-to, section "Supported regions". */
-const RESPONSES_API_REGIONS = [
-  'australiaeast', 'brazilsouth', 'canadacentral', 'canadaeast', 'eastus', 'eastus2', 'francecentral',
-  'germanywestcentral', 'italynorth', 'japaneast', 'koreacentral', 'northcentralus', 'norwayeast', 'polandcentral',
-  'southafricanorth', 'southcentralus', 'southeastasia', 'southindia', 'spaincentral', 'swedencentral',
-  'switzerlandnorth', 'uaenorth', 'uksouth', 'westus', 'westus3',
+/**
+ * Regions where all of the deployment is offered: Flex Consumption (`az functionapp list-flexconsumption-locations`),
+ * the Azure OpenAI Responses API (its how-to, "Supported regions") and the default model as Global Standard
+ * (model matrix). docs/deploy.md cites the pages.
+ */
+const DEPLOYABLE_REGIONS = [
+  'australiaeast', 'brazilsouth', 'canadacentral', 'eastus', 'eastus2', 'francecentral', 'germanywestcentral',
+  'italynorth', 'japaneast', 'koreacentral', 'northcentralus', 'norwayeast', 'southafricanorth', 'southcentralus',
+  'southeastasia', 'southindia', 'spaincentral', 'swedencentral', 'uaenorth', 'uksouth', 'westus', 'westus3',
 ]; // prettier-ignore
+
+/** Responses API regions without Flex Consumption: a deployment there would fail at the function app. */
+const NO_FLEX_CONSUMPTION = ['canadaeast', 'polandcentral', 'switzerlandnorth'];
+
+/** The HTTP limit of Azure Functions: the platform answers for the app after 230 s. */
+const HTTP_LIMIT_MS = 230_000;
+
+/** The model parameters and the azd environment variables main.parameters.json maps them from. */
+const MODEL_PARAMETERS: Record<string, string> = {
+  chatModel: 'AZURE_OPENAI_CHAT_MODEL',
+  chatModelVersion: 'AZURE_OPENAI_CHAT_MODEL_VERSION',
+  chatCapacity: 'AZURE_OPENAI_CHAT_CAPACITY',
+  summaryModel: 'AZURE_OPENAI_SUMMARY_MODEL',
+  summaryModelVersion: 'AZURE_OPENAI_SUMMARY_MODEL_VERSION',
+  summaryCapacity: 'AZURE_OPENAI_SUMMARY_CAPACITY',
+  imageModel: 'AZURE_OPENAI_IMAGE_MODEL',
+  imageModelVersion: 'AZURE_OPENAI_IMAGE_MODEL_VERSION',
+  imageCapacity: 'AZURE_OPENAI_IMAGE_CAPACITY',
+  createImageDeployment: 'AZURE_OPENAI_CREATE_IMAGE_DEPLOYMENT',
+  modelDeploymentSku: 'AZURE_OPENAI_DEPLOYMENT_SKU',
+  instanceMemoryMB: 'FUNCTION_INSTANCE_MEMORY_MB',
+  maximumInstanceCount: 'FUNCTION_MAXIMUM_INSTANCE_COUNT',
+};
+
+/** Models retired, or closed to new customers, by December 2026 (Azure OpenAI model retirement schedule). */
+const NOT_FOR_NEW_SUBSCRIPTIONS =
+  /^(gpt-4o|gpt-4\.1|gpt-image-1$|gpt-image-1-mini|o1|o3-mini|o4-mini|gpt-5-mini|gpt-5\.1|dall-e)/;
 
 describe.skipIf(skipped !== undefined)('infrastructure (compiled ARM templates)', () => {
   // A skipped suite is still collected: without templates, only show why.
@@ -114,13 +153,17 @@ describe.skipIf(skipped !== undefined)('infrastructure (compiled ARM templates)'
         if (!('default' in spec) || DERIVED.includes(spec.name) || MUST_BE_ABSENT.includes(spec.name))
           continue;
         const value = defaultValue(appSettings[spec.name], apiChain);
-        if (value !== spec.default)
+        if (value !== (AZURE_DEFAULTS[spec.name] ?? spec.default))
           mismatches.push(
             `${spec.name}: Bicep ${JSON.stringify(value)}, code ${JSON.stringify(spec.default)}`,
           );
       }
       expect(mismatches).toEqual([]);
-      expect(defaultValue(appSettings.POLL_SCHEDULE, apiChain)).toBe('*/5 * * * * *');
+      for (const [name, value] of Object.entries(AZURE_DEFAULTS)) {
+        expect(defaultValue(appSettings[name], apiChain), name).toBe(value);
+        const spec = Object.values(SETTINGS).find((s) => s.name === name);
+        expect(spec && 'default' in spec ? spec.default : undefined, name).not.toBe(value);
+      }
       expect(appSettings.GATEWAY_MODE).toBe('azure');
     });
   });
@@ -223,8 +266,53 @@ describe.skipIf(skipped !== undefined)('infrastructure (compiled ARM templates)'
       expect(dependsOnDeployment).toHaveLength(deployments.length - 1);
     });
 
-    it('limits the region to where the Responses API is available', () => {
-      expect([...main.parameters.location.allowedValues].sort()).toEqual([...RESPONSES_API_REGIONS].sort());
+    it('limits the region to where Flex Consumption, the Responses API and the default models all are', () => {
+      const allowed = [...main.parameters.location.allowedValues].sort();
+      expect(allowed).toEqual([...DEPLOYABLE_REGIONS].sort());
+      for (const region of NO_FLEX_CONSUMPTION) expect(allowed).not.toContain(region);
+    });
+
+    it('takes models and versions as azd environment parameters, with current GA defaults', () => {
+      const params = JSON.parse(
+        readFileSync(join(repoRoot, 'infra', 'main.parameters.json'), 'utf8'),
+      ).parameters;
+      for (const [name, variable] of Object.entries(MODEL_PARAMETERS)) {
+        expect(main.parameters[name], `main.bicep parameter ${name}`).toBeDefined();
+        // azd fills `${VAR=default}`; the default there must be the Bicep default, or the two would drift.
+        const match = /^\$\{([A-Z_]+)=(.*)\}$/.exec(String(params[name]?.value));
+        expect(match?.[1], `main.parameters.json maps ${name}`).toBe(variable);
+        expect(match?.[2], `default of ${name}`).toBe(String(main.parameters[name].defaultValue));
+      }
+      for (const name of ['chatModel', 'summaryModel', 'imageModel'])
+        expect(main.parameters[name].defaultValue).not.toMatch(NOT_FOR_NEW_SUBSCRIPTIONS);
+      expect(main.parameters.chatModel.defaultValue).toBe('gpt-5.4-mini');
+      expect(main.parameters.chatModelVersion.defaultValue).toBe('2026-03-17');
+      expect(main.parameters.imageModel.defaultValue).toBe('gpt-image-2');
+      // Image models are offered in few regions and may need approved access: off unless asked for.
+      expect(main.parameters.createImageDeployment.defaultValue).toBe(false);
+      const { deployment } = moduleNamed(main, 'openai');
+      expect(deployment.properties.parameters.createImageDeployment.value).toBe(
+        "[parameters('createImageDeployment')]",
+      );
+    });
+  });
+
+  describe('Flex Consumption and the HTTP limit', () => {
+    it('accepts only the instance sizes and scale-out limits the platform accepts', () => {
+      expect(main.parameters.instanceMemoryMB.allowedValues).toEqual([512, 2048, 4096]);
+      expect(main.parameters.instanceMemoryMB.defaultValue).toBe(2048);
+      expect(main.parameters.maximumInstanceCount.minValue).toBe(40);
+      expect(main.parameters.maximumInstanceCount.maxValue).toBe(1000);
+      const scale = site.properties.functionAppConfig.scaleAndConcurrency;
+      expect(scale.instanceMemoryMB).toBe("[parameters('instanceMemoryMB')]");
+      expect(scale.maximumInstanceCount).toBe("[parameters('maximumInstanceCount')]");
+    });
+
+    it('keeps upstream timeout × attempts under the 230 s HTTP limit, by default and at the bounds', () => {
+      const timeout = main.parameters.openAiTimeoutMs;
+      const retries = main.parameters.openAiMaxRetries;
+      expect(timeout.defaultValue * (1 + retries.defaultValue)).toBeLessThanOrEqual(180_000);
+      expect(timeout.maxValue * (1 + retries.maxValue)).toBeLessThan(HTTP_LIMIT_MS);
     });
   });
 
@@ -290,16 +378,71 @@ describe.skipIf(skipped !== undefined)('infrastructure (compiled ARM templates)'
       expect(eventgrid.parameters.webhookEndpoint.type).toBe('securestring');
     });
 
+    it('keeps events it cannot deliver in a dead-letter container, written as the managed identity', () => {
+      const [subscription] = resourcesOfType(
+        eventgrid,
+        'Microsoft.EventGrid/systemTopics/eventSubscriptions',
+      );
+      const deadLetter = subscription!.resource.properties.deadLetterWithResourceIdentity;
+      expect(deadLetter.identity.type).toBe('UserAssigned');
+      expect(deadLetter.deadLetterDestination.endpointType).toBe('StorageBlob');
+      expect(deadLetter.deadLetterDestination.properties.blobContainerName).toBe(
+        "[parameters('deadLetterContainerName')]",
+      );
+      // The container exists from the start, and the topic carries the identity that writes to it.
+      expect(main.variables.deadLetterContainerName).toBe('eventgrid-deadletter');
+      expect(main.variables.containerNames).toContain("[variables('deadLetterContainerName')]");
+      expect(main.outputs.EVENTGRID_DEADLETTER_CONTAINER.value).toBe(
+        "[variables('deadLetterContainerName')]",
+      );
+      const [topic] = resourcesOfType(main, 'Microsoft.EventGrid/systemTopics');
+      expect(topic!.resource.identity.type).toBe('UserAssigned');
+    });
+
+    it('is deployed by the hook from the committed compiled template, identical to infra/eventgrid.bicep', () => {
+      const committed = JSON.parse(readFileSync(join(repoRoot, 'infra', 'eventgrid.json'), 'utf8'));
+      const strip = (t: Json): Json => ({ ...t, metadata: { ...t.metadata, _generator: undefined } });
+      expect(
+        strip(committed),
+        'infra/eventgrid.json is stale: run `bash tools/bicep-check.sh --update-hook-template`',
+      ).toEqual(strip(eventgrid));
+    });
+
     it('is wired by the post-deploy hook to the documents-blob function with outputs that main provides', () => {
       for (const script of ['post-deploy.sh', 'post-deploy.ps1']) {
         const text = readFileSync(join(repoRoot, 'infra', 'scripts', script), 'utf8');
         expect(text).toContain('documents-blob');
         expect(text).toContain('Host.Functions.$');
         expect(text).toContain('systemKeys.blobs_extension');
-        expect(text).toContain('eventgrid.bicep');
+        expect(text).toContain('eventgrid.json');
         for (const [, name] of text.matchAll(/\b(AZURE_[A-Z_]+|EVENTGRID_[A-Z_]+)\b/g)) {
           expect(Object.keys(main.outputs), `${script} uses ${name}`).toContain(name);
         }
+        // Every template parameter is given, and nothing else.
+        const given = [...text.matchAll(/"?(\w+)"?\s*[:=]\s*@?\{\s*"?value"?\s*[:=]/g)].map((m) => m[1]);
+        expect(given.sort(), script).toEqual(
+          Object.keys(eventgrid.parameters)
+            .filter((p) => p !== 'subscriptionName')
+            .sort(),
+        );
+      }
+    });
+
+    it("has a hook that names azd's subscription on every az call and never needs a Bicep CLI", () => {
+      for (const script of ['post-deploy.sh', 'post-deploy.ps1']) {
+        const text = readFileSync(join(repoRoot, 'infra', 'scripts', script), 'utf8');
+        // One logical command per line: join continuation lines (`\` in sh, a backquote in PowerShell).
+        const commands = text
+          .replace(/[\\`]\r?\n\s*/g, ' ')
+          .split('\n')
+          .filter((line) =>
+            /(^\s*|=\s*|\$\()az (functionapp|deployment|eventgrid|resource|storage|group)\b/.test(line),
+          );
+        expect(commands.length, script).toBeGreaterThanOrEqual(3);
+        for (const command of commands) expect(command, script).toMatch(/--subscription \S+/);
+        const code = text.split('\n').filter((line) => !/^\s*#/.test(line));
+        expect(code.filter((line) => line.includes('.bicep'))).toEqual([]);
+        expect(text).not.toMatch(/az bicep/);
       }
     });
   });

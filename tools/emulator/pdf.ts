@@ -1,4 +1,4 @@
-import { PDFParse } from 'pdf-parse';
+import { extractText, getDocumentProxy } from 'unpdf';
 import { badRequest } from './errors';
 
 export interface PdfText {
@@ -15,20 +15,22 @@ export async function extractPdfText(data: Buffer, filename: string): Promise<Pd
       'invalid_file_format',
     );
   }
-  // pdf.js may transfer the buffer it is given; hand it a copy.
-  const parser = new PDFParse({ data: new Uint8Array(data) });
+  // pdf.js may transfer the buffer it is given; hand it a copy. The same pdf.js build as the gateway's (unpdf): two
+  // pdf.js copies in one process (as in the integration tests) would pick up each other's in-process worker.
+  let doc: Awaited<ReturnType<typeof getDocumentProxy>>;
   try {
-    const result = await parser.getText();
-    const text = result.pages
-      .map((page) => page.text)
-      .join('\n')
-      .replace(/\s+/g, ' ')
-      .trim();
-    return { text, pages: result.total };
+    doc = await getDocumentProxy(new Uint8Array(data), { verbosity: 0 });
+  } catch {
+    throw badRequest(`The file '${filename}' could not be parsed as a PDF.`, 'input', 'invalid_file_format');
+  }
+  try {
+    const result = await extractText(doc, { mergePages: false });
+    const text = result.text.join('\n').replace(/\s+/g, ' ').trim();
+    return { text, pages: result.totalPages };
   } catch {
     throw badRequest(`The file '${filename}' could not be parsed as a PDF.`, 'input', 'invalid_file_format');
   } finally {
-    await parser.destroy().catch(() => undefined);
+    await doc.loadingTask.destroy().catch(() => undefined);
   }
 }
 
