@@ -215,6 +215,15 @@ param documentMaxBytes int = 52428800
 @description('SUMMARY_INSTRUCTIONS: instructions given to the summary deployment for each PDF.')
 param summaryInstructions string = 'Summarize this document in Markdown: a one-paragraph overview, then the key points as a bulleted list. Quote figures and names exactly.'
 
+@description('SHARED_PROMPT_IDS: prompt ids every caller may use (comma-separated); any other prompt.id is refused.')
+param sharedPromptIds string = ''
+
+@description('SHARED_VECTOR_STORE_IDS: vector store ids every caller may name in file_search tools (comma-separated).')
+param sharedVectorStoreIds string = ''
+
+@description('SHARED_CONVERSATION_IDS: conversation ids every caller may use (comma-separated).')
+param sharedConversationIds string = ''
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var createOpenAi = empty(existingOpenAiEndpoint)
@@ -310,6 +319,23 @@ module openAi 'app/openai.bicep' = if (createOpenAi) {
 
 var openAiEndpoint = createOpenAi ? openAi!.outputs.endpoint : existingOpenAiEndpoint
 
+var idSealingSecretName = 'id-sealing-keys'
+
+module keyVault 'app/keyvault.bicep' = {
+  name: 'keyvault'
+  scope: rg
+  params: {
+    name: 'kv-${resourceToken}'
+    location: location
+    tags: tags
+    #disable-next-line what-if-short-circuiting
+    identityPrincipalId: identity.outputs.principalId
+    userPrincipalId: principalId
+    userPrincipalType: principalType
+    idSealingSecretName: idSealingSecretName
+  }
+}
+
 module api 'app/api.bicep' = {
   name: 'api'
   scope: rg
@@ -351,6 +377,10 @@ module api 'app/api.bicep' = {
     webhookRetryWindowSeconds: webhookRetryWindowSeconds
     documentMaxBytes: documentMaxBytes
     summaryInstructions: summaryInstructions
+    idSealingKeysReference: keyVault.outputs.idSealingKeysReference
+    sharedPromptIds: sharedPromptIds
+    sharedVectorStoreIds: sharedVectorStoreIds
+    sharedConversationIds: sharedConversationIds
   }
 }
 
@@ -407,5 +437,7 @@ output AZURE_OPENAI_IMAGE_DEPLOYMENT string = imageDeployment.name
 output AZURE_OPENAI_SUMMARY_DEPLOYMENT string = summaryDeployment.name
 output APP_SERVICE_AUTH_ENABLED string = empty(authClientId) ? 'false' : 'true'
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+output ID_SEALING_SECRET_NAME string = idSealingSecretName
 output EVENTGRID_SYSTEM_TOPIC_NAME string = eventGridTopic.outputs.name
 output EVENTGRID_DEADLETTER_CONTAINER string = deadLetterContainerName

@@ -51,6 +51,11 @@ param webhookConcurrency int
 param webhookRetryWindowSeconds int
 param documentMaxBytes int
 param summaryInstructions string
+@description('ID_SEALING_KEYS as a Key Vault reference (never the secret itself).')
+param idSealingKeysReference string
+param sharedPromptIds string
+param sharedVectorStoreIds string
+param sharedConversationIds string
 
 var authEnabled = !empty(authClientId)
 
@@ -80,6 +85,8 @@ resource app 'Microsoft.Web/sites@2025-03-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    // Key Vault references (ID_SEALING_KEYS) resolve with the app's user-assigned identity.
+    keyVaultReferenceIdentity: identityId
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
@@ -154,12 +161,16 @@ resource app 'Microsoft.Web/sites@2025-03-01' = {
       WEBHOOK_RETRY_WINDOW_SECONDS: string(webhookRetryWindowSeconds)
       DOCUMENT_MAX_BYTES: string(documentMaxBytes)
       SUMMARY_INSTRUCTIONS: summaryInstructions
+      ID_SEALING_KEYS: idSealingKeysReference
+      SHARED_PROMPT_IDS: sharedPromptIds
+      SHARED_VECTOR_STORE_IDS: sharedVectorStoreIds
+      SHARED_CONVERSATION_IDS: sharedConversationIds
     }
   }
 
   // App Service Authentication (Entra ID), only when an app registration is given. It validates bearer tokens
   // and adds the x-ms-client-principal* headers, but lets unauthenticated requests through: gateway keys must keep
-  // working and /api/health stays open; the app itself rejects a request that has neither (shared/auth.ts).
+  // working and /api/health stays open; the app itself rejects a request that has neither (shared/callers/auth.ts).
   // No client secret: the app only validates incoming tokens, it never signs users in.
   resource authSettings 'config' = if (authEnabled) {
     name: 'authsettingsV2'

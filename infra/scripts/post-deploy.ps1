@@ -4,7 +4,8 @@
 $ErrorActionPreference = 'Stop'
 
 foreach ($name in 'AZURE_SUBSCRIPTION_ID', 'AZURE_RESOURCE_GROUP', 'AZURE_FUNCTION_APP_NAME', 'AZURE_STORAGE_ACCOUNT_NAME',
-  'AZURE_MANAGED_IDENTITY_NAME', 'EVENTGRID_SYSTEM_TOPIC_NAME', 'EVENTGRID_DEADLETTER_CONTAINER') {
+  'AZURE_MANAGED_IDENTITY_NAME', 'EVENTGRID_SYSTEM_TOPIC_NAME', 'EVENTGRID_DEADLETTER_CONTAINER',
+  'AZURE_KEY_VAULT_NAME', 'ID_SEALING_SECRET_NAME') {
   if (-not [Environment]::GetEnvironmentVariable($name)) {
     throw "$name is not set: run through azd, or load the azd environment first (see docs/deploy.md)."
   }
@@ -16,6 +17,21 @@ $functionName = 'documents-blob'
 
 $hostName = az functionapp show --subscription $sub -g $rg -n $app --query defaultHostName -o tsv
 if ($LASTEXITCODE -ne 0) { throw "az functionapp show failed" }
+
+# The keys that bind ids to callers: created once (see post-deploy.sh), through a temporary file.
+az keyvault secret show --subscription $sub --vault-name $env:AZURE_KEY_VAULT_NAME --name $env:ID_SEALING_SECRET_NAME --query id -o tsv 2>$null | Out-Null
+if ($LASTEXITCODE -ne 0) {
+  Write-Host "post-deploy: creating the id sealing key in Key Vault $($env:AZURE_KEY_VAULT_NAME) ..."
+  $bytes = [System.Security.Cryptography.RandomNumberGenerator]::GetBytes(32)
+  $secretFile = New-TemporaryFile
+  try {
+    Set-Content -Path $secretFile -Value ('k1:' + [Convert]::ToBase64String($bytes)) -NoNewline -Encoding utf8NoBOM
+    az keyvault secret set --subscription $sub --vault-name $env:AZURE_KEY_VAULT_NAME --name $env:ID_SEALING_SECRET_NAME --file $secretFile --encoding utf-8 --query id -o tsv | Out-Null
+    if ($LASTEXITCODE -ne 0) { throw "az keyvault secret set failed" }
+  } finally { Remove-Item $secretFile -Force }
+  az functionapp restart --subscription $sub -g $rg -n $app
+  if ($LASTEXITCODE -ne 0) { throw "az functionapp restart failed" }
+}
 
 # Wake the app so its host starts and creates the blob extension's system key.
 try { Invoke-WebRequest -Uri "https://$hostName/api/health" -TimeoutSec 60 -UseBasicParsing | Out-Null } catch { }

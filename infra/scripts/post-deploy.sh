@@ -27,6 +27,8 @@ need="run through azd, or export the azd environment first (see docs/deploy.md)"
 : "${AZURE_MANAGED_IDENTITY_NAME:?$need}"
 : "${EVENTGRID_SYSTEM_TOPIC_NAME:?$need}"
 : "${EVENTGRID_DEADLETTER_CONTAINER:?$need}"
+: "${AZURE_KEY_VAULT_NAME:?$need}"
+: "${ID_SEALING_SECRET_NAME:?$need}"
 FUNCTION_NAME=documents-blob
 sub="$AZURE_SUBSCRIPTION_ID"
 rg="$AZURE_RESOURCE_GROUP"
@@ -34,6 +36,22 @@ app="$AZURE_FUNCTION_APP_NAME"
 
 here="$(cd "$(dirname "$0")" && pwd)"
 host="$(az functionapp show --subscription "$sub" -g "$rg" -n "$app" --query defaultHostName -o tsv)"
+
+# The keys that bind ids to callers (ID_SEALING_KEYS, a Key Vault reference): created once, on the first run,
+# and never replaced by a later one (that would invalidate every id callers hold; rotation is described in
+# docs/security.md). The value goes to az through a mode-600 file, never on a command line.
+if ! az keyvault secret show --subscription "$sub" --vault-name "$AZURE_KEY_VAULT_NAME" \
+  --name "$ID_SEALING_SECRET_NAME" --query id -o tsv >/dev/null 2>&1; then
+  echo "post-deploy: creating the id sealing key in Key Vault $AZURE_KEY_VAULT_NAME ..."
+  secret="$(mktemp)"
+  chmod 600 "$secret"
+  printf 'k1:%s' "$(head -c 32 /dev/urandom | base64 | tr -d '\n')" >"$secret"
+  az keyvault secret set --subscription "$sub" --vault-name "$AZURE_KEY_VAULT_NAME" \
+    --name "$ID_SEALING_SECRET_NAME" --file "$secret" --encoding utf-8 --query id -o tsv >/dev/null
+  rm -f "$secret"
+  # The platform resolves Key Vault references when the app starts: restart so it reads the new secret.
+  az functionapp restart --subscription "$sub" -g "$rg" -n "$app"
+fi
 
 # Wake the app so its host starts, indexes the functions and creates the blob extension's system key.
 # On Flex Consumption the first request after a deployment can take a while.

@@ -142,9 +142,32 @@ describe.skipIf(skipped !== undefined)('infrastructure (compiled ARM templates)'
 
     it('contain no key, secret or connection string with a secret', () => {
       for (const [name, value] of Object.entries(appSettings)) {
-        expect(name).not.toMatch(/key|secret|password/i);
+        // The one secret the app reads (ID_SEALING_KEYS) is a Key Vault reference, never a value.
+        if (/key|secret|password/i.test(name))
+          expect(String(value), name).toMatch(/^\[?parameters\('idSealingKeysReference'\)\]?$/);
         expect(String(value)).not.toMatch(/AccountKey=|SharedAccessSignature=|\blist[A-Za-z]*\(/i);
       }
+    });
+
+    it('read ID_SEALING_KEYS from Key Vault with the app identity, which may read the vault and nothing more', () => {
+      const vault = moduleNamed(main, 'keyvault');
+      expect(String(api.deployment.properties.parameters.idSealingKeysReference.value)).toMatch(
+        /keyvault.*outputs\.idSealingKeysReference/,
+      );
+      expect(String(vault.template.outputs.idSealingKeysReference.value)).toMatch(
+        /^\[format\('@Microsoft\.KeyVault\(VaultName=/,
+      );
+      expect(String(site?.properties.keyVaultReferenceIdentity)).toMatch(/identityId/);
+      const kv = resourcesOf(vault.template).find((r) => r.type === 'Microsoft.KeyVault/vaults');
+      expect(kv.properties.enableRbacAuthorization).toBe(true);
+      const reads = resourcesOfType(vault.template, 'Microsoft.Authorization/roleAssignments').map(
+        (a) => a.resource,
+      );
+      const identityRoles = reads
+        .filter((a) => a.properties.principalId === "[parameters('identityPrincipalId')]")
+        .map((a) => expandVariables(a.properties.roleDefinitionId, vault.template));
+      expect(identityRoles).toHaveLength(1);
+      expect(identityRoles[0]).toContain('4633458b-17de-408a-b874-0445c86b69e6'); // Key Vault Secrets User
     });
 
     it('default to the values the code defaults to', () => {
