@@ -4,7 +4,7 @@
  * that says what went wrong.
  */
 import type { Response, ResponseStreamEvent } from 'openai/resources/responses/responses';
-import { ApiError, isUserAbort, toApiError } from '../platform/errors';
+import { ApiError, isUpstreamError, isUserAbort, toApiError } from '../platform/errors';
 import type { Log } from '../platform/log';
 
 export function sseFrame(event: { type: string }): string {
@@ -107,17 +107,25 @@ export async function* relay(
     }
     if (isUserAbort(e) || options.signal.aborted) return; // the caller left; nothing to tell them
     logFailure('response.stream.upstream_failed', e);
-    yield errorFrame(toApiError(e, options.log), last + 1);
+    // An error the SDK raised (an API error, a timeout) says what it is; anything else while reading the body
+    // (undici's "terminated", a reset socket) is the connection cut mid-stream.
+    const known = e instanceof ApiError || isUpstreamError(e);
+    yield errorFrame(known ? toApiError(e, options.log) : interrupted(options.resumable), last + 1);
     return;
   }
   if (!ended && !options.signal.aborted) {
     // The upstream stream closed without a terminal event (a cut connection): say so rather than end silently.
     logFailure('response.stream.interrupted', 'closed without a terminal event');
-    const message = options.resumable
-      ? 'The upstream stream ended early; resume it with GET /responses/{id}?stream=true&starting_after=<last sequence_number>.'
-      : 'The upstream stream ended early. Only background responses can be resumed; retry the request, or create it with background: true to be able to resume.';
-    yield errorFrame(new ApiError(502, message, 'upstream_error', 'stream_interrupted'), last + 1);
+    yield errorFrame(interrupted(options.resumable), last + 1);
   }
+}
+
+/** The stream broke off before its end; the advice to resume only where resuming works (background). */
+function interrupted(resumable: boolean): ApiError {
+  const message = resumable
+    ? 'The upstream stream ended early; resume it with GET /responses/{id}?stream=true&starting_after=<last sequence_number>.'
+    : 'The upstream stream ended early. Only background responses can be resumed; retry the request, or create it with background: true to be able to resume.';
+  return new ApiError(502, message, 'upstream_error', 'stream_interrupted');
 }
 
 /**
