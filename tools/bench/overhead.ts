@@ -79,15 +79,22 @@ export interface OverheadOptions {
 
 export async function runOverhead(opts: OverheadOptions): Promise<OverheadRow[]> {
   const clients = { direct: opts.direct, service: opts.service };
-  // Responses owned by the benchmark's caller, retrievable on both paths (the emulator is the upstream of both).
-  const ids: string[] = [];
+  // Responses to retrieve on each path: the service hands out ids sealed for the benchmark's caller, the
+  // emulator its own, so each path retrieves ids it created.
+  const serviceIds: string[] = [];
+  const directIds: string[] = [];
   await pool(200, 16, async () => {
-    ids.push((await opts.service.responses.create(CREATE_BODY)).id);
+    serviceIds.push((await opts.service.responses.create(CREATE_BODY)).id);
+    directIds.push((await opts.direct.responses.create(CREATE_BODY)).id);
   });
+  const idsFor = (client: OpenAI) => (client === opts.direct ? directIds : serviceIds);
 
   const ops: Array<{ op: string; call: Call }> = [
     { op: 'create (non-streaming)', call: (client) => client.responses.create(CREATE_BODY) },
-    { op: 'retrieve', call: (client, i) => client.responses.retrieve(ids[i % ids.length]!) },
+    {
+      op: 'retrieve',
+      call: (client, i) => client.responses.retrieve(idsFor(client)[i % idsFor(client).length]!),
+    },
   ];
   const rows: OverheadRow[] = [];
   for (const { op, call } of ops) {
@@ -180,10 +187,10 @@ export async function measureInProcess(direct: OpenAI, n: number): Promise<InPro
     await retrieveResponse(caller, last, []);
     const r = performance.now() - t;
     t = performance.now();
-    await direct.responses.create(CREATE_BODY);
+    const directId = (await direct.responses.create(CREATE_BODY)).id;
     const dc = performance.now() - t;
     t = performance.now();
-    await direct.responses.retrieve(last);
+    await direct.responses.retrieve(directId);
     const dr = performance.now() - t;
     if (i < 50) continue;
     s.create.push(c);
