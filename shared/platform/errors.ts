@@ -161,7 +161,8 @@ export function fromUpstream(err: APIError, deployment?: string): ApiError {
       429,
       message || 'Rate limit reached; retry later.',
       'rate_limit_error',
-      upstream.code ?? 'rate_limit_exceeded',
+      // Azure's 429 body says `"code": "429"`; callers get OpenAI's name for it.
+      upstream.code && !/^\d+$/.test(upstream.code) ? upstream.code : 'rate_limit_exceeded',
       null,
       headers,
     );
