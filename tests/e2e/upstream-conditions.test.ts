@@ -604,6 +604,19 @@ describe('document summaries', () => {
     });
   });
 
+  it('summary failing mid-way: failed with the response’s error in the document, its record and webhook', async () => {
+    // The summary's background create is the next create: it fails after a few events.
+    await stack.fault({ kind: 'stream_error', afterEvents: 4, count: 1 });
+    const doc = await upload(await makePdf(['A page whose summary breaks.']), 'breaks.pdf');
+    const done = await settled(doc.id);
+    expect(done).toMatchObject({ status: 'failed', error: { code: 'server_error' }, summary_blob: null });
+    expect(await recordOf(doc.blob)).toMatchObject({ status: 'failed', error: { code: 'server_error' } });
+    expect(await webhookFor(doc.id)).toMatchObject({
+      type: 'document.failed',
+      data: { status: 'failed', error: { code: 'server_error' } },
+    });
+  });
+
   it('filtered summary (prompt): failed with content_filter before any job', async () => {
     const doc = await upload(await makePdf(['An ordinary page.']), 'emulator-filter-prompt.pdf');
     const done = await settled(doc.id);
