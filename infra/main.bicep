@@ -224,6 +224,12 @@ param sharedVectorStoreIds string = ''
 @description('SHARED_CONVERSATION_IDS: conversation ids every caller may use (comma-separated).')
 param sharedConversationIds string = ''
 
+@description('SHARED_SKILL_IDS: skill ids every caller may use (comma-separated).')
+param sharedSkillIds string = ''
+
+@description('SHARED_MCP_TUNNEL_IDS: MCP tunnel ids every caller may use (comma-separated).')
+param sharedMcpTunnelIds string = ''
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var createOpenAi = empty(existingOpenAiEndpoint)
@@ -381,6 +387,8 @@ module api 'app/api.bicep' = {
     sharedPromptIds: sharedPromptIds
     sharedVectorStoreIds: sharedVectorStoreIds
     sharedConversationIds: sharedConversationIds
+    sharedSkillIds: sharedSkillIds
+    sharedMcpTunnelIds: sharedMcpTunnelIds
   }
 }
 

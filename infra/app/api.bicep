@@ -56,6 +56,8 @@ param idSealingKeysReference string
 param sharedPromptIds string
 param sharedVectorStoreIds string
 param sharedConversationIds string
+param sharedSkillIds string
+param sharedMcpTunnelIds string
 
 var authEnabled = !empty(authClientId)
 
@@ -165,6 +167,8 @@ resource app 'Microsoft.Web/sites@2025-03-01' = {
       SHARED_PROMPT_IDS: sharedPromptIds
       SHARED_VECTOR_STORE_IDS: sharedVectorStoreIds
       SHARED_CONVERSATION_IDS: sharedConversationIds
+      SHARED_SKILL_IDS: sharedSkillIds
+      SHARED_MCP_TUNNEL_IDS: sharedMcpTunnelIds
     }
   }
 

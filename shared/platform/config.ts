@@ -204,6 +204,16 @@ export const SETTINGS = {
     description: 'Conversation ids (`conversation`) every caller may use, comma-separated.',
     parse: sharedIds,
   },
+  sharedSkillIds: {
+    name: 'SHARED_SKILL_IDS',
+    description: 'Skill ids (`skill_id` in container environments) every caller may use, comma-separated.',
+    parse: sharedIds,
+  },
+  sharedMcpTunnelIds: {
+    name: 'SHARED_MCP_TUNNEL_IDS',
+    description: 'MCP tunnel ids (`tools[].tunnel_id`) every caller may use, comma-separated.',
+    parse: sharedIds,
+  },
   appServiceAuth: {
     name: 'APP_SERVICE_AUTH_ENABLED',
     description:

@@ -22,6 +22,8 @@ function idOptions(): IdFieldOptions {
       prompt: config.sharedPromptIds ?? NONE,
       vector_store: config.sharedVectorStoreIds ?? NONE,
       conversation: config.sharedConversationIds ?? NONE,
+      skill: config.sharedSkillIds ?? NONE,
+      mcp_tunnel: config.sharedMcpTunnelIds ?? NONE,
     },
     isServiceFileRef: (fileId) => fileId.startsWith(DOCUMENT_REF),
   };

@@ -41,7 +41,15 @@ interface Case {
 let stack: ReliabilityStack;
 let attacker: Caller;
 let victim: Caller;
-const victimIds = { response: '', background: '', file: '', document: '' };
+const victimIds = {
+  response: '',
+  background: '',
+  file: '',
+  document: '',
+  message: '',
+  input: '',
+  container: '',
+};
 
 beforeAll(async () => {
   stack = await startReliabilityStack({
@@ -54,7 +62,16 @@ beforeAll(async () => {
   });
   attacker = await stack.newCaller('attacker');
   victim = await stack.newCaller('victim');
-  victimIds.response = (await victim.client.responses.create({ model: 'gpt-4.1', input: 'Mine.' })).id;
+  const mine = await victim.client.responses.create({ model: 'gpt-4.1', input: 'Mine.' });
+  victimIds.response = mine.id;
+  victimIds.message = mine.output.find((i) => i.type === 'message')!.id;
+  victimIds.input = (await victim.client.responses.inputItems.list(mine.id)).data[0]!.id;
+  const ran = await victim.client.responses.create({
+    model: 'gpt-4.1',
+    input: 'Run this: count the words.',
+    tools: [{ type: 'code_interpreter', container: { type: 'auto' } }],
+  });
+  victimIds.container = ran.output.find((i) => i.type === 'code_interpreter_call')!.container_id;
   victimIds.background = (
     await victim.client.responses.create({ model: 'gpt-4.1', input: 'Mine, later.', background: true })
   ).id;
@@ -226,7 +243,8 @@ function corpus(): Case[] {
   add('documents: malformed id', { path: '/documents/..%2f..%2fx' });
   add('documents: doc_ id of the wrong shape', { path: '/documents/doc_123' });
 
-  // Another caller's ids: the same 404 an unknown id gets.
+  // Another caller's ids: in a path, the same 404 an unknown id gets; in a body, the same 400 an unknown id gets
+  // (naming the field). Nothing is stored and nothing goes upstream.
   const v = victimIds;
   add("retrieve: another caller's response", { path: `/responses/${v.response}`, status: 404 });
   add("retrieve stream: another caller's response", {
@@ -248,33 +266,116 @@ function corpus(): Case[] {
     status: 404,
   });
   add("images: another caller's response", { path: `/responses/${v.response}/images/ig_1`, status: 404 });
-  add('create: previous_response_id of another caller', {
-    ...create(json({ input: 'x', previous_response_id: v.response })),
-    status: 404,
-  });
-  add('compact: previous_response_id of another caller', {
-    ...create(json({ previous_response_id: v.response })),
-    path: '/responses/compact',
-    status: 404,
-  });
-  add('input_tokens: previous_response_id of another caller', {
-    ...create(json({ input: 'x', previous_response_id: v.response })),
-    path: '/responses/input_tokens',
-    status: 404,
-  });
-  add("files: another caller's file", { path: `/files/${v.file}`, status: 404 });
-  add("files delete: another caller's file", { method: 'DELETE', path: `/files/${v.file}`, status: 404 });
-  add("create: another caller's file as input_file", {
-    ...create(json({ input: [{ role: 'user', content: [{ type: 'input_file', file_id: v.file }] }] })),
-    status: 404,
-  });
-  add("create: another caller's file in a code interpreter container", {
-    ...create(
-      json({
+  const refusedInBody: [string, Record<string, unknown>, string?][] = [
+    ['create: previous_response_id of another caller', { input: 'x', previous_response_id: v.response }],
+    [
+      "create: item_reference to another caller's input message",
+      {
+        input: [
+          { type: 'item_reference', id: v.input },
+          { role: 'user', content: 'What did I say?' },
+        ],
+      },
+    ],
+    [
+      "create: item_reference to another caller's output message",
+      {
+        input: [{ type: 'item_reference', id: v.message }],
+      },
+    ],
+    [
+      "create: another caller's reasoning item passed back",
+      {
+        input: [{ type: 'reasoning', id: v.message.replace(/^msg_/, 'rs_'), summary: [] }],
+      },
+    ],
+    [
+      "create: another caller's function call passed back",
+      {
+        input: [
+          {
+            type: 'function_call',
+            id: v.message.replace(/^msg_/, 'fc_'),
+            call_id: 'c1',
+            name: 'f',
+            arguments: '{}',
+          },
+        ],
+      },
+    ],
+    [
+      "create: another caller's MCP approval request",
+      {
+        input: [
+          {
+            type: 'mcp_approval_response',
+            approval_request_id: v.message.replace(/^msg_/, 'mcpr_'),
+            approve: true,
+          },
+        ],
+      },
+    ],
+    [
+      "create: another caller's code interpreter container",
+      {
+        input: 'x',
+        tools: [{ type: 'code_interpreter', container: v.container }],
+      },
+    ],
+    [
+      "create: another caller's file as input_file",
+      {
+        input: [{ role: 'user', content: [{ type: 'input_file', file_id: v.file }] }],
+      },
+    ],
+    [
+      "create: another caller's file as input_image",
+      {
+        input: [{ role: 'user', content: [{ type: 'input_image', file_id: v.file, detail: 'auto' }] }],
+      },
+    ],
+    [
+      "create: another caller's file in a code interpreter container",
+      {
         input: 'x',
         tools: [{ type: 'code_interpreter', container: { type: 'auto', file_ids: [v.file] } }],
-      }),
-    ),
+      },
+    ],
+    [
+      'create: a vector store the service does not share',
+      {
+        input: 'x',
+        tools: [{ type: 'file_search', vector_store_ids: ['vs_abc123'] }],
+      },
+    ],
+    ['create: a conversation the service does not share', { input: 'x', conversation: 'conv_abc123' }],
+    [
+      'create: a conversation object the service does not share',
+      { input: 'x', conversation: { id: 'conv_abc123' } },
+    ],
+    ['create: a prompt the service does not share', { prompt: { id: 'pmpt_abc123' } }],
+    [
+      'create: an id-shaped field the service does not know',
+      { input: [{ role: 'user', content: 'x', thread_id: 'thr_1' }] },
+    ],
+    [
+      'compact: previous_response_id of another caller',
+      { previous_response_id: v.response },
+      '/responses/compact',
+    ],
+    [
+      'input_tokens: previous_response_id of another caller',
+      { input: 'x', previous_response_id: v.response },
+      '/responses/input_tokens',
+    ],
+  ];
+  for (const [name, body, path] of refusedInBody) {
+    add(name, { ...create(json(body)), ...(path ? { path } : {}), status: 400 });
+  }
+  add("files: another caller's file", { path: `/files/${v.file}`, status: 404 });
+  add("files delete: another caller's file", { method: 'DELETE', path: `/files/${v.file}`, status: 404 });
+  add('input_items: a cursor from another caller', {
+    path: `/responses/${v.response}/input_items?after=${v.input}`,
     status: 404,
   });
   add("documents: another caller's document", { path: `/documents/${v.document}`, status: 404 });

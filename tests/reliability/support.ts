@@ -23,6 +23,7 @@ import { registerWebhook } from '../../shared/webhooks/registration';
 import { openJobStore, readJob } from '../../shared/jobs/store';
 import type { JobEntity } from '../../shared/jobs/types';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { openForCaller } from '../../shared/platform/caller-ids';
 
 export { sleep };
 
@@ -164,6 +165,7 @@ export async function startReliabilityStack(
     async newCaller(prefix = 'rel') {
       const name = `${prefix}-${randomUUID().slice(0, 8)}`;
       const key = await createKey(name);
+      knownCallers.push(`key:${name}`);
       await registerWebhook(name, webhookUrl, { allowRequestUrls: true });
       return {
         name,
@@ -217,9 +219,16 @@ export function crashLines(logs: string): string[] {
     );
 }
 
-/** `job.finalized` log lines per response id, across all hosts' logs. */
+/** Counts keyed by upstream id (as the logs carry them), looked up with the id a caller holds. */
+class CountsByHeldId extends Map<string, number> {
+  override get(id: string): number | undefined {
+    return super.get(upstreamIdOf(id));
+  }
+}
+
+/** `job.finalized` log lines per response id, across all hosts' logs (look them up with callers' ids). */
 export function finalizationsById(logs: string): Map<string, number> {
-  const counts = new Map<string, number>();
+  const counts = new CountsByHeldId();
   for (const m of logs.matchAll(/"event":"job\.finalized","responseId":"([^"]+)"/g)) {
     counts.set(m[1]!, (counts.get(m[1]!) ?? 0) + 1);
   }
@@ -300,13 +309,30 @@ export function sseEvents(text: string): Array<SseEvent> {
   return events;
 }
 
-/** Job rows of `ids`, read straight from the jobs table. */
+/** Callers this process created: whose sealed ids `upstreamIdOf` can open. */
+const knownCallers: string[] = [];
+
+/**
+ * The upstream id behind an id a test's caller holds (the service hands out ids sealed for their caller, and
+ * keys its own records by the upstream id). An id no known caller opens is returned as it is.
+ */
+export function upstreamIdOf(id: string): string {
+  for (const callerId of knownCallers) {
+    const upstream = openForCaller(callerId, id);
+    if (upstream !== undefined) return upstream;
+  }
+  return id;
+}
+
+/** Job rows of `ids` (ids callers hold, or upstream ids), read straight from the jobs table. */
 export async function readJobs(ids: Iterable<string>): Promise<Map<string, JobEntity | undefined>> {
   const store = await openJobStore();
   const out = new Map<string, JobEntity | undefined>();
   const list = [...ids];
   for (let i = 0; i < list.length; i += 16) {
-    await Promise.all(list.slice(i, i + 16).map(async (id) => out.set(id, await readJob(store, id))));
+    await Promise.all(
+      list.slice(i, i + 16).map(async (id) => out.set(id, await readJob(store, upstreamIdOf(id)))),
+    );
   }
   return out;
 }
