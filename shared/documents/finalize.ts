@@ -38,6 +38,13 @@ function failureOf(ctx: FinalizerContext, text: string): RecordError | undefined
   if (response?.error) return { code: response.error.code, message: response.error.message };
   if (status === 'incomplete') {
     const reason = response?.incomplete_details?.reason ?? 'unknown';
+    if (reason === 'content_filter') {
+      return {
+        code: 'content_filter',
+        message:
+          "Azure OpenAI's content filter stopped the summary (incomplete_details.reason: content_filter); nothing was written.",
+      };
+    }
     return { code: 'incomplete', message: `The summary is incomplete (${reason}); nothing was written.` };
   }
   if (status === 'expired')

@@ -28,9 +28,11 @@ export function outcomeOf(response: Response, cancelRequested: boolean | undefin
   let error: JobError | undefined;
   if (response.error) error = { code: response.error.code, message: response.error.message };
   else if (status === 'incomplete' && response.incomplete_details?.reason) {
+    const reason = response.incomplete_details.reason;
+    // A filtered completion is named as such, as a filtered prompt is (`content_filter`).
     error = {
-      code: 'incomplete',
-      message: `The response is incomplete: ${response.incomplete_details.reason}.`,
+      code: reason === 'content_filter' ? 'content_filter' : 'incomplete',
+      message: `The response is incomplete: ${reason}.`,
     };
   }
   return { status, error: status === 'cancelled' ? undefined : error, usage: response.usage };

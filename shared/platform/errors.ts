@@ -9,7 +9,14 @@ import { openaiErrors } from './sdk';
 import { ConfigError } from './config';
 
 export interface ErrorBody {
-  error: { message: string; type: string; param: string | null; code: string | null };
+  error: {
+    message: string;
+    type: string;
+    param: string | null;
+    code: string | null;
+    /** Azure's details of a refusal, kept where Azure puts them (`content_filter_result` of a filtered prompt). */
+    innererror?: Record<string, unknown>;
+  };
 }
 
 /** An error the service means to answer with: status, OpenAI error type and code. */
@@ -22,12 +29,20 @@ export class ApiError extends Error {
     readonly code: string | null = null,
     readonly param: string | null = null,
     readonly headers: Record<string, string> = {},
+    readonly innererror?: Record<string, unknown>,
   ) {
     super(message);
   }
 
   toBody(): ErrorBody {
-    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+    const error: ErrorBody['error'] = {
+      message: this.message,
+      type: this.type,
+      param: this.param,
+      code: this.code,
+    };
+    if (this.innererror) error.innererror = this.innererror;
+    return { error };
   }
 }
 
@@ -70,6 +85,27 @@ export function isUserAbort(e: unknown): boolean {
   return e instanceof openaiErrors().APIUserAbortError;
 }
 
+/** Azure OpenAI did not answer in time (our timeout, or its own 408/504 before any event). */
+export const upstreamTimeout = () =>
+  new ApiError(
+    504,
+    'Azure OpenAI did not answer within AZURE_OPENAI_TIMEOUT_MS on any attempt. For long work, send `background: true` and poll or take the webhook, or `stream: true`.',
+    'upstream_error',
+    'upstream_timeout',
+  );
+
+/**
+ * The connection to Azure OpenAI broke while a body was being read (undici's `terminated`, a reset socket): a
+ * cut stream, not a bug of ours.
+ */
+export function isConnectionLoss(err: unknown): boolean {
+  if (err instanceof openaiErrors().APIConnectionError) return true;
+  const e = err as { message?: string; code?: string; cause?: { code?: string } } | undefined;
+  if (err instanceof TypeError && e?.message === 'terminated') return true;
+  const code = e?.cause?.code ?? e?.code ?? '';
+  return code.startsWith('UND_ERR_') || code === 'ECONNRESET' || code === 'EPIPE';
+}
+
 /** Azure Storage is down or unreachable: a 503 the caller can retry, not an opaque 500. */
 function isStorageOutage(err: unknown): boolean {
   const e = err as { code?: string; name?: string; statusCode?: number };
@@ -88,6 +124,7 @@ export function fromUpstream(err: APIError, deployment?: string): ApiError {
     type?: string;
     code?: string | null;
     param?: string | null;
+    innererror?: Record<string, unknown>;
   };
   const message = upstream.message ?? err.message;
   if (status === undefined) {
@@ -111,6 +148,8 @@ export function fromUpstream(err: APIError, deployment?: string): ApiError {
       'model',
     );
   }
+  // Azure's own timeouts (408 `Timeout`, 504 `GatewayTimeout`) answer as ours does: nothing came back in time.
+  if (status === 408 || status === 504) return upstreamTimeout();
   if (status === 429) {
     const headers: Record<string, string> = {};
     const ms = err.headers?.get('retry-after-ms');
@@ -122,7 +161,8 @@ export function fromUpstream(err: APIError, deployment?: string): ApiError {
       429,
       message || 'Rate limit reached; retry later.',
       'rate_limit_error',
-      upstream.code ?? 'rate_limit_exceeded',
+      // Azure's 429 body says `"code": "429"`; callers get OpenAI's name for it.
+      upstream.code && !/^\d+$/.test(upstream.code) ? upstream.code : 'rate_limit_exceeded',
       null,
       headers,
     );
@@ -135,13 +175,18 @@ export function fromUpstream(err: APIError, deployment?: string): ApiError {
       'upstream_error',
     );
   }
-  // Other 4xx (validation, content filter, not found...) pass through with their message.
+  // Other 4xx (validation, content filter, not found...) pass through with their message, param and code, and
+  // the filter results of a filtered prompt (`innererror.content_filter_result`).
+  const innererror =
+    upstream.innererror && typeof upstream.innererror === 'object' ? upstream.innererror : undefined;
   return new ApiError(
     status,
     message,
     upstream.type ?? 'invalid_request_error',
     upstream.code ?? null,
     upstream.param ?? null,
+    {},
+    innererror,
   );
 }
 
@@ -155,12 +200,7 @@ export function toApiError(err: unknown, context?: Log, deployment?: string): Ap
   if (err instanceof ApiError) {
     apiError = err;
   } else if (err instanceof openaiErrors().APIConnectionTimeoutError) {
-    apiError = new ApiError(
-      504,
-      'Azure OpenAI did not answer within AZURE_OPENAI_TIMEOUT_MS on any attempt. For long work, send `background: true` and poll or take the webhook, or `stream: true`.',
-      'upstream_error',
-      'upstream_timeout',
-    );
+    apiError = upstreamTimeout();
   } else if (err instanceof openaiErrors().APIConnectionError) {
     apiError = new ApiError(502, 'Could not reach Azure OpenAI.', 'upstream_error', 'upstream_unavailable');
   } else if (isUpstreamError(err)) {

@@ -241,12 +241,14 @@ async function createStream(run: CreateRun): Promise<AsyncIterable<Uint8Array>> 
     // promise before it sends the frame, and handles its failure there.
     if (event.type === 'response.created') adoptOnce(event.response).catch(() => undefined);
   });
+  let settled = false;
   return (async function* () {
     try {
       yield* relay(events, {
         onCreated: adoptOnce,
         onEnded: async (response) => {
           await settle(run, response);
+          settled = true;
           logResponse(cc.context, 'response.create.stream', cc.caller, {
             id: response.id,
             deployment: prepared.fields.model,
@@ -267,8 +269,10 @@ async function createStream(run: CreateRun): Promise<AsyncIterable<Uint8Array>> 
         cc.context.log(
           JSON.stringify({ event: 'response.stream.aborted', responseId: id, caller: cc.caller.id }),
         );
-        if (!prepared.fields.background) await deleteUploadedFiles(prepared.uploadedFileIds);
       }
+      // Ended without a terminal event (the caller left, an `error` event alone, a cut): the foreground
+      // response is over all the same, so its temporary uploads go.
+      if (!settled && !prepared.fields.background) await deleteUploadedFiles(prepared.uploadedFileIds);
     }
   })();
 }

@@ -4,7 +4,7 @@
  * that says what went wrong.
  */
 import type { Response, ResponseStreamEvent } from 'openai/resources/responses/responses';
-import { ApiError, isUpstreamError, isUserAbort, toApiError } from '../platform/errors';
+import { ApiError, isConnectionLoss, isUserAbort, toApiError } from '../platform/errors';
 import type { Log } from '../platform/log';
 
 export function sseFrame(event: { type: string }): string {
@@ -59,6 +59,14 @@ class HookFailure extends Error {
 
 const TERMINAL_EVENTS = new Set(['response.completed', 'response.failed', 'response.incomplete']);
 
+/** The stream broke before its end: where the upstream can resume it (background only), say how. */
+function interrupted(resumable: boolean): ApiError {
+  const message = resumable
+    ? 'The upstream stream ended early; resume it with GET /responses/{id}?stream=true&starting_after=<last sequence_number>.'
+    : 'The upstream stream ended early. Only background responses can be resumed; retry the request, or create it with background: true to be able to resume.';
+  return new ApiError(502, message, 'upstream_error', 'stream_interrupted');
+}
+
 /** Relays `events` as SSE frames (see the module comment). */
 export async function* relay(
   events: AsyncIterable<ResponseStreamEvent>,
@@ -88,8 +96,12 @@ export async function* relay(
       last = event.sequence_number ?? last;
       const out = options.seal ? options.seal('response' in event ? structuredClone(event) : event) : event;
       yield Buffer.from(sseFrame(out));
-      // An upstream `error` event is the stream's last word: relayed once, as the error it is.
-      if (event.type === 'error') ended = true;
+      // An upstream `error` event is the stream's last word: relayed once, as the error it is. A
+      // `response.failed` may follow; nothing of ours is added either way.
+      if (event.type === 'error') {
+        ended = true;
+        logFailure('response.stream.upstream_error', event.code ?? event.message);
+      }
       if (TERMINAL_EVENTS.has(event.type)) {
         ended = true;
         response = (event as { response: Response }).response;
@@ -106,11 +118,16 @@ export async function* relay(
       return;
     }
     if (isUserAbort(e) || options.signal.aborted) return; // the caller left; nothing to tell them
+    if (isConnectionLoss(e)) {
+      // The upstream dropped the connection mid-stream: the same cut as a body that ends early (unless its
+      // `error` event already said why).
+      if (ended) return;
+      logFailure('response.stream.interrupted', e);
+      yield errorFrame(interrupted(options.resumable), last + 1);
+      return;
+    }
     logFailure('response.stream.upstream_failed', e);
-    // An error the SDK raised (an API error, a timeout) says what it is; anything else while reading the body
-    // (undici's "terminated", a reset socket) is the connection cut mid-stream.
-    const known = e instanceof ApiError || isUpstreamError(e);
-    yield errorFrame(known ? toApiError(e, options.log) : interrupted(options.resumable), last + 1);
+    yield errorFrame(toApiError(e, options.log), last + 1);
     return;
   }
   if (!ended && !options.signal.aborted) {
@@ -118,14 +135,6 @@ export async function* relay(
     logFailure('response.stream.interrupted', 'closed without a terminal event');
     yield errorFrame(interrupted(options.resumable), last + 1);
   }
-}
-
-/** The stream broke off before its end; the advice to resume only where resuming works (background). */
-function interrupted(resumable: boolean): ApiError {
-  const message = resumable
-    ? 'The upstream stream ended early; resume it with GET /responses/{id}?stream=true&starting_after=<last sequence_number>.'
-    : 'The upstream stream ended early. Only background responses can be resumed; retry the request, or create it with background: true to be able to resume.';
-  return new ApiError(502, message, 'upstream_error', 'stream_interrupted');
 }
 
 /**

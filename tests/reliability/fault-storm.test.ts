@@ -1,12 +1,16 @@
 /**
  * Fault storm: creates (synchronous and streamed) and background jobs while the emulator answers with 429s that
- * carry retry hints, 500s, 503s, added latency, cut streams, responses stuck in `queued` and cancels that the
- * upstream acknowledges and then ignores. (full: 1,000 creates and 200 jobs.)
+ * carry retry hints, 500s, 503s, added latency, cut streams (ended early or the socket dropped), mid-stream
+ * failures (an `error` event then `response.failed`, or the `error` event alone), filtered prompts and filtered
+ * completions, responses stuck in `queued` and cancels that the upstream acknowledges and then ignores. (full:
+ * 1,000 creates and 200 jobs.)
  *
  * Nothing is lost or finalized twice: every job the caller got an id for reaches one terminal state, with one
  * finalization and one webhook event id. Every error a caller sees is OpenAI-shaped with the status the README
- * promises (429 with retry-after, 502 for upstream failures). The host never crashes and logs no unexpected
- * error, and every poller tick stays within its budget.
+ * promises (429 with retry-after, 502 for upstream failures, 400 `content_filter` with the filter result), and
+ * every stream ends with a terminal event or one `error` frame, sequence numbers unbroken
+ * (docs/upstream-conditions.md). The host never crashes and logs no unexpected error, and every poller tick
+ * stays within its budget.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -67,8 +71,12 @@ interface Outcome {
 function judge(kind: Outcome['kind'], res: RawResult): Outcome {
   if (res.status === 200) return { kind, status: 200 };
   const out: Outcome = { kind, status: res.status };
+  const error = (res.json as { error?: { code?: string; innererror?: { content_filter_result?: unknown } } })
+    ?.error;
   if (!isOpenAIError(res.json)) out.problem = `not OpenAI-shaped: ${res.text.slice(0, 200)}`;
-  else if (res.status === 429 && !res.headers.get('retry-after')) out.problem = '429 without retry-after';
+  else if (res.status === 400 && error?.code === 'content_filter') {
+    if (!error.innererror?.content_filter_result) out.problem = 'content_filter without its filter result';
+  } else if (res.status === 429 && !res.headers.get('retry-after')) out.problem = '429 without retry-after';
   else if (res.status === 502 && (res.json as { error: { type: string } }).error.type !== 'upstream_error')
     out.problem = `502 of type ${(res.json as { error: { type: string } }).error.type}`;
   else if (res.status !== 429 && res.status !== 502)
@@ -84,6 +92,11 @@ async function injectWave(creates: number, jobs: number): Promise<void> {
   await stack.fault({ kind: 'latency', latencyMs: 250, count: n(creates / 8) });
   await stack.fault({ kind: 'stream_cut', afterEvents: 3, count: n(creates / 16) });
   await stack.fault({ kind: 'stream_cut', afterEvents: 6, abort: true, count: n(creates / 24) });
+  // Early in the stream, so that `error` and `response.failed` both come before a cut at 3 frames.
+  await stack.fault({ kind: 'stream_error', afterEvents: 1, count: n(creates / 8) });
+  await stack.fault({ kind: 'stream_error', afterEvents: 2, terminal: false, count: n(creates / 16) });
+  await stack.fault({ kind: 'content_filter', target: 'prompt', count: n(creates / 20) });
+  await stack.fault({ kind: 'content_filter', target: 'completion', count: n(creates / 20) });
   await stack.fault({ kind: 'stuck_queued', count: n(jobs / 8) });
   await stack.fault({ kind: 'cancel_then_completed', count: n(jobs / 8) });
 }
@@ -99,6 +112,7 @@ describe('a storm of upstream faults', () => {
     const cancelled = new Set<string>();
     let streamsCut = 0;
     let streamsCompleted = 0;
+    const streamEnds: Record<string, number> = {};
 
     // Work items: creates (70 % synchronous, 30 % streamed) interleaved with background jobs.
     const items: Array<'sync' | 'stream' | 'background'> = [];
@@ -110,9 +124,13 @@ describe('a storm of upstream faults', () => {
     await pool(items.length, 12, async (i) => {
       if (i === Math.floor(items.length / 2)) await injectWave(creates / 2, jobs / 2);
       const kind = items[i]!;
+      // Marker words filter some prompts and completions whatever the faults do (periods prime to the ten-item
+      // pattern of kinds, so that every kind gets some).
+      const filter =
+        i % 7 === 2 ? ' emulator-filter-completion' : i % 11 === 4 ? ' emulator-filter-prompt' : '';
       const body = JSON.stringify({
         model: 'gpt-4.1',
-        input: `Storm request ${i}.`,
+        input: `Storm request ${i}.${filter}`,
         stream: kind === 'stream' ? true : undefined,
         background: kind === 'background' ? true : undefined,
       });
@@ -120,11 +138,20 @@ describe('a storm of upstream faults', () => {
       if (kind === 'stream' && res.status === 200) {
         const events = sseEvents(res.text);
         const last = events.at(-1);
-        const seqs = events.filter((e) => e.type !== 'error').map((e) => e.sequence_number);
+        // Every frame numbered in order, the service's own closing `error` frame included.
+        const seqs = events.map((e) => e.sequence_number);
+        const errors = events.filter((e) => e.type === 'error');
         const outcome: Outcome = { kind, status: 200 };
+        const end = last?.type === 'error' ? `error:${last.code}` : (last?.type ?? 'nothing');
+        streamEnds[end] = (streamEnds[end] ?? 0) + 1;
         if (seqs.some((s, k) => s !== k)) outcome.problem = `sequence gap: ${seqs.join(',')}`;
-        if (last?.type === 'response.completed') streamsCompleted++;
-        else if (last?.type === 'error' && typeof last.message === 'string' && last.code) streamsCut++;
+        else if (errors.length > 1) outcome.problem = `${errors.length} error frames`;
+        else if (errors.some((e) => typeof e.message !== 'string' || !e.code))
+          outcome.problem = `error frame without code or message: ${JSON.stringify(errors)}`;
+        else if (last?.type === 'response.completed') streamsCompleted++;
+        else if (last?.type === 'error') streamsCut++;
+        else if (last?.type === 'response.failed' && errors.length === 1) streamsCut++;
+        else if (last?.type === 'response.incomplete' && errors.length === 0) streamsCompleted++;
         else outcome.problem = `stream ended with ${last?.type ?? 'nothing'}`;
         outcomes.push(outcome);
         return;
@@ -202,6 +229,7 @@ describe('a storm of upstream faults', () => {
       answers: byStatus(outcomes),
       streamsCompleted,
       streamsCut,
+      streamEnds,
       jobStatuses,
       deliveries: stack.deliveries.length,
       pollerTicks: ticks.length,
@@ -213,6 +241,16 @@ describe('a storm of upstream faults', () => {
 
     expect(outcomes.filter((o) => o.problem).map((o) => `${o.kind} ${o.status}: ${o.problem}`)).toEqual([]);
     expect(outcomes.some((o) => o.status !== 200)).toBe(true); // the storm did reach callers
+    // Its new kinds too: filtered prompts, and streams ending on an upstream failure or a filter.
+    expect(outcomes.some((o) => o.status === 400)).toBe(true);
+    const upstreamFailures = Object.entries(streamEnds)
+      .filter(
+        ([end]) =>
+          end === 'response.failed' || (end.startsWith('error:') && end !== 'error:stream_interrupted'),
+      )
+      .reduce((sum, [, count]) => sum + count, 0);
+    expect(upstreamFailures).toBeGreaterThan(0);
+    expect(streamEnds['response.incomplete'] ?? 0).toBeGreaterThan(0);
     expect(jobIds.length).toBeGreaterThan(jobs / 2);
     expect(unfinished).toEqual([]);
     expect(twice).toEqual([]);

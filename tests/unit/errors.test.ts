@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ApiError, toErrorResponse } from '../../shared/platform/errors';
+import { ApiError, isConnectionLoss, toErrorResponse } from '../../shared/platform/errors';
 import { ConfigError } from '../../shared/platform/config';
 import { openaiErrors } from '../../shared/platform/sdk';
 
 // The same (CommonJS) error classes the service's client throws.
-const { APIConnectionTimeoutError, APIError } = openaiErrors();
+const { APIConnectionError, APIConnectionTimeoutError, APIError } = openaiErrors();
 
 const upstream = (status: number, body: object, headers: Record<string, string> = {}) =>
   APIError.generate(status, body, undefined, new Headers(headers));
@@ -24,6 +24,8 @@ describe('the error mapper', () => {
     );
     expect(res.status).toBe(429);
     expect((res.headers as Record<string, string>)['retry-after']).toBe('3');
+    // Azure's numeric code is answered with OpenAI's name for it.
+    expect(res.jsonBody).toMatchObject({ error: { type: 'rate_limit_error', code: 'rate_limit_exceeded' } });
   });
 
   it('turns upstream auth failures into a 502 that points at the identity and hides the upstream text', () => {
@@ -61,9 +63,54 @@ describe('the error mapper', () => {
     });
   });
 
-  it('maps upstream 5xx to 502 and timeouts to 504', () => {
+  it('keeps the filter result of a filtered prompt inside the error, as Azure sends it', () => {
+    const innererror = {
+      code: 'ResponsibleAIPolicyViolation',
+      content_filter_result: { violence: { filtered: true, severity: 'medium' } },
+    };
+    const res = toErrorResponse(
+      upstream(400, {
+        error: {
+          message: 'filtered',
+          type: 'invalid_request_error',
+          code: 'content_filter',
+          param: 'prompt',
+          innererror,
+        },
+      }),
+    );
+    expect(res.jsonBody).toEqual({
+      error: {
+        message: 'filtered',
+        type: 'invalid_request_error',
+        code: 'content_filter',
+        param: 'prompt',
+        innererror,
+      },
+    });
+  });
+
+  it('maps upstream 5xx to 502 and timeouts (ours, Azure 408 and 504) to 504', () => {
     expect(toErrorResponse(upstream(503, { error: { message: 'overloaded' } })).status).toBe(502);
     expect(toErrorResponse(new APIConnectionTimeoutError()).status).toBe(504);
+    for (const [status, code] of [
+      [408, 'Timeout'],
+      [504, 'GatewayTimeout'],
+    ] as const) {
+      const res = toErrorResponse(upstream(status, { error: { message: 'late', code } }));
+      expect(res.status).toBe(504);
+      expect(res.jsonBody).toMatchObject({ error: { type: 'upstream_error', code: 'upstream_timeout' } });
+    }
+  });
+
+  it('tells a dropped upstream connection from a bug', () => {
+    const terminated = Object.assign(new TypeError('terminated'), {
+      cause: Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }),
+    });
+    expect(isConnectionLoss(terminated)).toBe(true);
+    expect(isConnectionLoss(new APIConnectionError({ message: 'Connection error.' }))).toBe(true);
+    expect(isConnectionLoss(new TypeError('x is not a function'))).toBe(false);
+    expect(isConnectionLoss(upstream(500, { error: { message: 'boom' } }))).toBe(false);
   });
 
   it('answers storage outages with 503 and the unexpected with an opaque 500', () => {
