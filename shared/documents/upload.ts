@@ -181,6 +181,8 @@ export async function uploadDocument(caller: Caller, request: HttpRequest): Prom
     etag = result.etag;
   } catch (e) {
     source.resume();
+    // The upload's own error is what the caller must hear. If removing the queued row fails too (storage down),
+    // the row stays `queued` with no blob, and the caller's retry creates a new document.
     await deleteDocument(caller.id, id).catch(() => undefined);
     throw guard.error ?? e;
   }

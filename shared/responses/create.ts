@@ -116,7 +116,7 @@ async function discard(run: CreateRun, response: Response): Promise<void> {
   if (prepared.fields.background && !isTerminalResponse(response))
     await attempt('cancel', () => openai.responses.cancel(response.id, options));
   const deleted = await attempt('delete', () => openai.responses.delete(response.id, options));
-  await attempt('deleteUploadedFiles', () => deleteUploadedFiles(prepared.uploadedFileIds));
+  await attempt('deleteUploadedFiles', () => deleteUploadedFiles(prepared.uploadedFileIds, cc.context));
   cc.context.warn(
     JSON.stringify({
       event: 'response.discarded',
@@ -131,7 +131,8 @@ async function discard(run: CreateRun, response: Response): Promise<void> {
 /** After a non-background response ended: its images are kept and its temporary uploads removed. */
 async function settle(run: CreateRun, response: Response): Promise<void> {
   if (isTerminalResponse(response)) await storeImages(response);
-  if (!run.prepared.fields.background) await deleteUploadedFiles(run.prepared.uploadedFileIds);
+  if (!run.prepared.fields.background)
+    await deleteUploadedFiles(run.prepared.uploadedFileIds, run.cc.context);
 }
 
 /** Non-streaming create (synchronous or background); the answer has the caller's ids. */
@@ -150,7 +151,7 @@ async function createOnce(run: CreateRun): Promise<Response> {
       run.idempotent,
     );
   } catch (e) {
-    if (!prepared.fields.background) await deleteUploadedFiles(prepared.uploadedFileIds);
+    if (!prepared.fields.background) await deleteUploadedFiles(prepared.uploadedFileIds, cc.context);
     throw e;
   }
   try {
@@ -227,7 +228,7 @@ async function createStream(run: CreateRun): Promise<AsyncIterable<Uint8Array>> 
       run.idempotent,
     );
   } catch (e) {
-    await deleteUploadedFiles(prepared.uploadedFileIds);
+    await deleteUploadedFiles(prepared.uploadedFileIds, cc.context);
     throw e;
   }
   let id: string | undefined;
@@ -272,7 +273,8 @@ async function createStream(run: CreateRun): Promise<AsyncIterable<Uint8Array>> 
       }
       // Ended without a terminal event (the caller left, an `error` event alone, a cut): the foreground
       // response is over all the same, so its temporary uploads go.
-      if (!settled && !prepared.fields.background) await deleteUploadedFiles(prepared.uploadedFileIds);
+      if (!settled && !prepared.fields.background)
+        await deleteUploadedFiles(prepared.uploadedFileIds, cc.context);
     }
   })();
 }

@@ -9,9 +9,10 @@ import type { Readable } from 'node:stream';
 import { callerBlobPrefix, type Caller } from '../callers/auth';
 import { getOpenAI } from '../platform/clients';
 import { getConfig } from '../platform/config';
-import { badRequest, conflict } from '../platform/errors';
+import { badRequest, conflict, isUpstreamError } from '../platform/errors';
 import { CONTAINERS, container, isNotFound } from '../platform/storage';
 import { fileIdPart, inlinePdfPart, uploadPdfFromBlob } from '../documents/input';
+import type { Log } from '../platform/log';
 
 async function readAll(stream: Readable | undefined): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -95,13 +96,26 @@ export async function resolveDocumentRefs(caller: Caller, body: Record<string, u
   return uploaded;
 }
 
-/** Best-effort removal of Files API uploads made for one response. */
-export async function deleteUploadedFiles(ids: string[]): Promise<void> {
+/**
+ * Removes the Files API uploads made for one response once it no longer needs them. One already gone is fine; a
+ * failed delete is logged, not thrown: the answer the caller waits for does not depend on it, and an upload left
+ * behind only costs storage upstream until it is deleted by hand.
+ */
+export async function deleteUploadedFiles(ids: string[], log: Log): Promise<void> {
   await Promise.all(
     ids.map((id) =>
       getOpenAI()
         .files.delete(id)
-        .catch(() => undefined),
+        .catch((e: unknown) => {
+          if (isUpstreamError(e) && e.status === 404) return;
+          log.warn(
+            JSON.stringify({
+              event: 'response.file_delete_failed',
+              fileId: id,
+              error: e instanceof Error ? e.message : String(e),
+            }),
+          );
+        }),
     ),
   );
 }
