@@ -113,7 +113,8 @@ async function main(): Promise<void> {
     const settings = appSettings(azurite.connectionString, emulator.url);
     useStack(settings);
     host = await startHost(settings);
-    const key = await createKey(`bench-${Date.now().toString(36)}`);
+    const callerName = `bench-${Date.now().toString(36)}`;
+    const key = await createKey(callerName);
     const direct = new OpenAI({ baseURL: `${emulator.url}/openai/v1`, apiKey: EMULATOR_KEY, maxRetries: 0 });
     const service = new OpenAI({ baseURL: `${host.url}/api/v1`, apiKey: key, maxRetries: 0 });
     results.stack = { azuritePid: azurite.pid, hostPid: host.pid, emulatorPid: emulator.pid };
@@ -147,6 +148,7 @@ async function main(): Promise<void> {
         service,
         serviceBase: `${host.url}/api/v1`,
         serviceKey: key,
+        serviceCallerId: `key:${callerName}`,
         emulatorBase: `${emulator.url}/openai/v1`,
         streams: quick ? 20 : 100,
         log,

@@ -13,6 +13,7 @@
 import http from 'node:http';
 import type OpenAI from 'openai';
 import { pool, round, summarize, type Summary } from './stats';
+import { openForCaller } from '../../shared/platform/caller-ids';
 
 interface Arrival {
   seq: number;
@@ -92,6 +93,8 @@ export interface StreamingOptions {
   service: OpenAI;
   serviceBase: string;
   serviceKey: string;
+  /** The caller behind `serviceKey`: the service's ids are sealed for it, the emulator knows the upstream ids. */
+  serviceCallerId: string;
   emulatorBase: string;
   streams: number;
   log: (line: string) => void;
@@ -152,12 +155,15 @@ export async function runStreaming(opts: StreamingOptions): Promise<StreamingRes
         {
           method: 'POST',
           headers: { authorization: `Bearer ${opts.serviceKey}`, 'content-type': 'application/json' },
-          body: JSON.stringify(BODY),
+          // Background, so that the same response can be read again straight from the emulator (only background
+          // streams can be resumed, as on Azure OpenAI).
+          body: JSON.stringify({ ...BODY, background: true }),
         },
         (event) => {
           if (event.sequence_number === 0 && event.response) {
+            const upstreamId = openForCaller(opts.serviceCallerId, event.response.id) ?? event.response.id;
             twin = readSse(
-              `${opts.emulatorBase}/responses/${event.response.id}?stream=true&starting_after=0`,
+              `${opts.emulatorBase}/responses/${upstreamId}?stream=true&starting_after=0`,
               {
                 method: 'GET',
                 headers: { 'api-key': 'emulator-key' },
