@@ -173,12 +173,6 @@ async function deleteIfPresent(store: JobStore, partitionKey: string, rowKey: st
   }
 }
 
-/** A job as its caller sees it, or undefined if `caller` has no such job. */
-export async function getJobView(caller: Caller, responseId: string): Promise<JobView | undefined> {
-  const job = await readJob(await openJobStore(), responseId);
-  return job && job.callerId === caller.id ? sealedView(caller, toJobView(job)) : undefined;
-}
-
 export interface ListJobsOptions {
   status?: JobStatus;
   kind?: JobKind;

@@ -4,7 +4,6 @@ export {
   terminalResponseFromJob,
   recordCancel,
   deleteJob,
-  getJobView,
   listJobs,
   parseListJobsQuery,
   type TrackRequest,

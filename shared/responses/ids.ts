@@ -61,8 +61,3 @@ export function sealIds<T>(caller: Caller, value: T): T {
   ensureIdSealing();
   return sealResponseIds(caller.id, value);
 }
-
-/** A sealed copy of `value`; `value` keeps its upstream ids (for storage, logs and the work that follows). */
-export function sealedCopy<T>(caller: Caller, value: T): T {
-  return sealIds(caller, structuredClone(value));
-}
