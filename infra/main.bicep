@@ -326,6 +326,7 @@ module openAi 'app/openai.bicep' = if (createOpenAi) {
 var openAiEndpoint = createOpenAi ? openAi!.outputs.endpoint : existingOpenAiEndpoint
 
 var idSealingSecretName = 'id-sealing-keys'
+var upstreamWebhookSecretName = 'upstream-webhook-secret'
 
 module keyVault 'app/keyvault.bicep' = {
   name: 'keyvault'
@@ -339,6 +340,7 @@ module keyVault 'app/keyvault.bicep' = {
     userPrincipalId: principalId
     userPrincipalType: principalType
     idSealingSecretName: idSealingSecretName
+    upstreamWebhookSecretName: upstreamWebhookSecretName
   }
 }
 
@@ -384,6 +386,7 @@ module api 'app/api.bicep' = {
     documentMaxBytes: documentMaxBytes
     summaryInstructions: summaryInstructions
     idSealingKeysReference: keyVault.outputs.idSealingKeysReference
+    upstreamWebhookSigningReference: keyVault.outputs.upstreamWebhookSigningReference
     sharedPromptIds: sharedPromptIds
     sharedVectorStoreIds: sharedVectorStoreIds
     sharedConversationIds: sharedConversationIds
@@ -447,5 +450,6 @@ output APP_SERVICE_AUTH_ENABLED string = empty(authClientId) ? 'false' : 'true'
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output ID_SEALING_SECRET_NAME string = idSealingSecretName
+output UPSTREAM_WEBHOOK_SECRET_NAME string = upstreamWebhookSecretName
 output EVENTGRID_SYSTEM_TOPIC_NAME string = eventGridTopic.outputs.name
 output EVENTGRID_DEADLETTER_CONTAINER string = deadLetterContainerName

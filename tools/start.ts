@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { applyLocalSettings, readLocalSettings, repoRoot } from './settings';
 import { callerForKey, createKey } from '../shared/callers/keys';
 import { generateIdSealingKeyEntry } from '../shared/platform/sealed-ids';
+import { newWebhookSecret } from './emulator/webhooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const EMULATOR_URL = 'http://127.0.0.1:4010';
@@ -113,9 +114,13 @@ async function startAzurite(): Promise<void> {
 
 async function startEmulator(): Promise<void> {
   if (await portOpen(4010)) throw new Error('Port 4010 (the emulator) is already in use.');
+  // The emulator sends Azure OpenAI's webhooks to the app's ingestion route, signed with a secret of this run.
+  process.env.UPSTREAM_WEBHOOK_SECRET ||= newWebhookSecret();
   run('emulator', [join(repoRoot, 'dist', 'tools', 'emulator', 'cli.js'), '--port', '4010'], {
     ...process.env,
     EMULATOR_API_KEY: process.env.AZURE_OPENAI_API_KEY ?? 'emulator-key',
+    EMULATOR_WEBHOOK_URL: `http://127.0.0.1:${HOST_PORT}/api/v1/upstream/webhooks`,
+    EMULATOR_WEBHOOK_SECRET: process.env.UPSTREAM_WEBHOOK_SECRET,
   });
   await waitFor('The emulator', () => portOpen(4010));
 }

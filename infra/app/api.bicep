@@ -53,6 +53,8 @@ param documentMaxBytes int
 param summaryInstructions string
 @description('ID_SEALING_KEYS as a Key Vault reference (never the secret itself).')
 param idSealingKeysReference string
+@description('UPSTREAM_WEBHOOK_SECRET as a Key Vault reference (never the secret itself).')
+param upstreamWebhookSigningReference string
 param sharedPromptIds string
 param sharedVectorStoreIds string
 param sharedConversationIds string
@@ -164,6 +166,7 @@ resource app 'Microsoft.Web/sites@2025-03-01' = {
       DOCUMENT_MAX_BYTES: string(documentMaxBytes)
       SUMMARY_INSTRUCTIONS: summaryInstructions
       ID_SEALING_KEYS: idSealingKeysReference
+      UPSTREAM_WEBHOOK_SECRET: upstreamWebhookSigningReference
       SHARED_PROMPT_IDS: sharedPromptIds
       SHARED_VECTOR_STORE_IDS: sharedVectorStoreIds
       SHARED_CONVERSATION_IDS: sharedConversationIds

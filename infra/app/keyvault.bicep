@@ -1,5 +1,6 @@
-// The Key Vault that holds the app's one secret: ID_SEALING_KEYS, the keys that bind every id handed to a caller
-// to that caller (docs/security.md). RBAC only, no access policies: the app's identity may read secrets, the
+// The Key Vault that holds the app's secrets: ID_SEALING_KEYS, the keys that bind every id handed to a caller
+// to that caller (docs/security.md), and UPSTREAM_WEBHOOK_SECRET, the signing secret of the webhook endpoint
+// registered on the Azure OpenAI resource (docs/upstream-webhooks.md). RBAC only, no access policies: the app's identity may read secrets, the
 // deploying user (when given) may manage them. The secret itself is created by the post-deploy hook when it is
 // missing (Bicep cannot generate a random value that stays the same across deployments), never rotated by a
 // redeploy.
@@ -16,6 +17,8 @@ param userPrincipalType string
 
 @description('Name of the secret holding ID_SEALING_KEYS.')
 param idSealingSecretName string
+@description('Name of the secret holding UPSTREAM_WEBHOOK_SECRET (written by the post-deploy hook or by hand).')
+param upstreamWebhookSecretName string
 
 var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
 var keyVaultSecretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
@@ -57,3 +60,6 @@ resource userManagesSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01'
 output name string = vault.name
 // A Key Vault reference (resolved by the platform with the app's identity); no secret value in settings.
 output idSealingKeysReference string = '@Microsoft.KeyVault(VaultName=${vault.name};SecretName=${idSealingSecretName})'
+// Until the secret exists (the endpoint is not registered yet) the reference does not resolve; the app then reads
+// the reference text, which it treats as "not configured": the ingestion route answers 404, the poller carries on.
+output upstreamWebhookSigningReference string = '@Microsoft.KeyVault(VaultName=${vault.name};SecretName=${upstreamWebhookSecretName})'

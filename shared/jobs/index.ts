@@ -11,6 +11,12 @@ export {
 } from './api';
 export { runPollerTick, type PollerTickOptions, type PollerTickStats } from './poller';
 export { registerJobFinalizer } from './finalizers';
+export {
+  handleUpstreamWebhook,
+  UPSTREAM_EVENT_TYPES,
+  type UpstreamEventOutcome,
+  type UpstreamEventResult,
+} from './upstream-events';
 export type {
   FinalizerContext,
   FinalizerResult,

@@ -6,6 +6,7 @@
  */
 
 import { parseIdSealingKeys, type IdSealingKey } from './sealed-ids';
+import { parseWebhookSecret } from './webhook-secret';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -73,13 +74,19 @@ const oneOf =
     return raw as T;
   };
 
-const sealingKeys: Parser<IdSealingKey[]> = (raw, name) => {
-  try {
-    return parseIdSealingKeys(raw, name);
-  } catch (e) {
-    throw new ConfigError((e as Error).message);
-  }
-};
+/** A parser from another module, its errors reported as configuration errors. */
+const checked =
+  <T>(parse: Parser<T>): Parser<T> =>
+  (raw, name) => {
+    try {
+      return parse(raw, name);
+    } catch (e) {
+      throw new ConfigError((e as Error).message);
+    }
+  };
+
+const sealingKeys: Parser<IdSealingKey[]> = checked(parseIdSealingKeys);
+const upstreamSecret: Parser<string | undefined> = checked(parseWebhookSecret);
 
 const sharedIds: Parser<ReadonlySet<string>> = (raw, name) => {
   const ids = new Set<string>();
@@ -275,6 +282,12 @@ export const SETTINGS = {
     description:
       'Base URL callers reach this app at, used for links in webhook events. Default `https://$WEBSITE_HOSTNAME` in Azure, `http://localhost:7071` locally.',
     parse: url,
+  },
+  upstreamWebhookSecret: {
+    name: 'UPSTREAM_WEBHOOK_SECRET',
+    description:
+      'Signing secret of the webhook endpoint registered on the Azure OpenAI resource (`whsec_...`). Set: `POST /api/v1/upstream/webhooks` finalizes background jobs as soon as Azure OpenAI reports their end; absent: the route answers 404 and only the poller finalizes. A Key Vault reference in Azure (docs/upstream-webhooks.md).',
+    parse: upstreamSecret,
   },
   webhookSchedule: {
     name: 'WEBHOOK_SCHEDULE',

@@ -17,9 +17,18 @@ import { createKey } from '../../shared/callers/keys';
 import { resetConfigForTests } from '../../shared/platform/config';
 import { useDocumentStorageForTests } from '../../shared/documents/names';
 import { registerWebhook } from '../../shared/webhooks/registration';
+import { openForCaller } from '../../shared/platform/caller-ids';
 import { httpFunction } from './registry';
 
 export { uniqueSuffix, until } from '../integration/support/jobs-env';
+export { runPollerTick } from '../../shared/jobs';
+
+/** The upstream id behind an id `caller` was handed (callers hold sealed ids; upstream events name raw ones). */
+export const upstreamIdOf = (caller: { name: string }, id: string): string => {
+  const upstream = openForCaller(`key:${caller.name}`, id);
+  if (!upstream) throw new Error(`${id} is not an id of ${caller.name}`);
+  return upstream;
+};
 
 export interface TestCaller {
   name: string;

@@ -142,9 +142,11 @@ describe.skipIf(skipped !== undefined)('infrastructure (compiled ARM templates)'
 
     it('contain no key, secret or connection string with a secret', () => {
       for (const [name, value] of Object.entries(appSettings)) {
-        // The one secret the app reads (ID_SEALING_KEYS) is a Key Vault reference, never a value.
+        // The secrets the app reads (ID_SEALING_KEYS, UPSTREAM_WEBHOOK_SECRET) are Key Vault references.
         if (/key|secret|password/i.test(name))
-          expect(String(value), name).toMatch(/^\[?parameters\('idSealingKeysReference'\)\]?$/);
+          expect(String(value), name).toMatch(
+            /^\[?parameters\('(idSealingKeysReference|upstreamWebhookSigningReference)'\)\]?$/,
+          );
         expect(String(value)).not.toMatch(/AccountKey=|SharedAccessSignature=|\blist[A-Za-z]*\(/i);
       }
     });
@@ -155,6 +157,12 @@ describe.skipIf(skipped !== undefined)('infrastructure (compiled ARM templates)'
         /keyvault.*outputs\.idSealingKeysReference/,
       );
       expect(String(vault.template.outputs.idSealingKeysReference.value)).toMatch(
+        /^\[format\('@Microsoft\.KeyVault\(VaultName=/,
+      );
+      expect(String(api.deployment.properties.parameters.upstreamWebhookSigningReference.value)).toMatch(
+        /keyvault.*outputs\.upstreamWebhookSigningReference/,
+      );
+      expect(String(vault.template.outputs.upstreamWebhookSigningReference.value)).toMatch(
         /^\[format\('@Microsoft\.KeyVault\(VaultName=/,
       );
       expect(String(site?.properties.keyVaultReferenceIdentity)).toMatch(/identityId/);

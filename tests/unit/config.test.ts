@@ -52,6 +52,21 @@ describe('configuration', () => {
     );
   });
 
+  it('reads UPSTREAM_WEBHOOK_SECRET as a whsec_ secret; an unresolved Key Vault reference means off', () => {
+    expect(loadConfig(minimal).upstreamWebhookSecret).toBeUndefined();
+    const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+    expect(loadConfig({ ...minimal, UPSTREAM_WEBHOOK_SECRET: secret }).upstreamWebhookSecret).toBe(secret);
+    const reference = '@Microsoft.KeyVault(VaultName=kv-x;SecretName=upstream-webhook-secret)';
+    expect(
+      loadConfig({ ...minimal, UPSTREAM_WEBHOOK_SECRET: reference }).upstreamWebhookSecret,
+    ).toBeUndefined();
+    for (const bad of ['whsec_short', 'whsec_not base64 at all!!', 'tiny']) {
+      expect(() => loadConfig({ ...minimal, UPSTREAM_WEBHOOK_SECRET: bad })).toThrow(
+        /UPSTREAM_WEBHOOK_SECRET must be the endpoint's signing secret/,
+      );
+    }
+  });
+
   it('accepts identity-based storage settings instead of a connection string', () => {
     const { AzureWebJobsStorage: _, ...rest } = minimal;
     const config = loadConfig({

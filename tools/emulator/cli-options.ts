@@ -14,6 +14,11 @@ Options (environment variable in brackets):
   --background-duration-ms <n>  queued → terminal time       [EMULATOR_BACKGROUND_DURATION_MS, default 1500]
   --stream-event-delay-ms <n>   gap between streamed events  [EMULATOR_STREAM_EVENT_DELAY_MS, default 15]
   --latency-ms <n>              delay added to every request [EMULATOR_LATENCY_MS, default 0]
+  --webhook-url <url>           POST a signed webhook there when a background response ends
+                                                             [EMULATOR_WEBHOOK_URL, default none]
+  --webhook-secret <whsec_...>  the endpoint's signing secret [EMULATOR_WEBHOOK_SECRET]
+  --webhook-delay-ms <n>        wait before each first attempt [EMULATOR_WEBHOOK_DELAY_MS, default 0]
+  --webhook-duplicates <n>      extra copies of every event  [EMULATOR_WEBHOOK_DUPLICATES, default 0]
   -h, --help                    show this help
 `;
 
@@ -53,6 +58,10 @@ export function cliOptions(argv: string[], env: NodeJS.ProcessEnv): EmulatorOpti
         'background-duration-ms': { type: 'string' },
         'stream-event-delay-ms': { type: 'string' },
         'latency-ms': { type: 'string' },
+        'webhook-url': { type: 'string' },
+        'webhook-secret': { type: 'string' },
+        'webhook-delay-ms': { type: 'string' },
+        'webhook-duplicates': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -79,5 +88,31 @@ export function cliOptions(argv: string[], env: NodeJS.ProcessEnv): EmulatorOpti
       '--stream-event-delay-ms',
     ),
     latencyMs: int(pick('latency-ms', 'EMULATOR_LATENCY_MS'), '--latency-ms'),
+    ...webhookOptions(pick),
+  };
+}
+
+function webhookOptions(pick: (flag: string, variable: string) => string | undefined): EmulatorOptions {
+  const url = pick('webhook-url', 'EMULATOR_WEBHOOK_URL') || undefined;
+  const secret = pick('webhook-secret', 'EMULATOR_WEBHOOK_SECRET') || undefined;
+  if (url) {
+    try {
+      new URL(url);
+    } catch {
+      throw new CliError(`--webhook-url must be an absolute http(s) URL; got "${url}".`);
+    }
+    if (!secret?.startsWith('whsec_')) {
+      throw new CliError('--webhook-url needs --webhook-secret, the endpoint secret (whsec_<base64>).');
+    }
+  }
+  return {
+    webhookUrl: url,
+    webhookSecret: secret,
+    webhookDelayMs: int(pick('webhook-delay-ms', 'EMULATOR_WEBHOOK_DELAY_MS'), '--webhook-delay-ms'),
+    webhookDuplicates: int(
+      pick('webhook-duplicates', 'EMULATOR_WEBHOOK_DUPLICATES'),
+      '--webhook-duplicates',
+      100,
+    ),
   };
 }

@@ -6,6 +6,7 @@ import type { RequestLog } from './request-log';
 import type { Runner } from './runner';
 import type { Sealer } from './sealed';
 import type { FileStore, ResponseStore } from './store';
+import type { WebhookSender } from './webhooks';
 
 /** Shared state of one emulator instance. */
 export interface EmulatorState {
@@ -13,6 +14,8 @@ export interface EmulatorState {
   responses: ResponseStore;
   files: FileStore;
   runner: Runner;
+  /** Webhooks of ended background responses (off unless `webhookUrl` is set). */
+  webhooks: WebhookSender;
   faults: FaultRegistry;
   sealer: Sealer;
   /** Requests per `METHOD /template`. */

@@ -28,6 +28,18 @@ export interface EmulatorOptions {
   maxTotalFileBytes?: number;
   /** Requests kept in the request log (`GET /_emulator/requests`), oldest dropped first. Default 5000. */
   maxLoggedRequests?: number;
+  /** Where to POST the webhook of every background response that ends (webhooks.ts). Default '' (none). */
+  webhookUrl?: string;
+  /** The endpoint's Standard Webhooks signing secret, `whsec_<base64>`. Required with `webhookUrl`. */
+  webhookSecret?: string;
+  /** Attempts per event until one gets a 2xx. Default 6. */
+  webhookMaxAttempts?: number;
+  /** Delay before the second attempt, doubled for each one after. Default 500. */
+  webhookRetryBaseMs?: number;
+  /** Wait before the first attempt of every event. Default 0. */
+  webhookDelayMs?: number;
+  /** Extra copies of every event (same `webhook-id`), sent alongside the first. Default 0. */
+  webhookDuplicates?: number;
 }
 
 export type ResolvedOptions = Required<EmulatorOptions>;
@@ -47,6 +59,12 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
   maxFileBytes: 64 * 1024 * 1024,
   maxTotalFileBytes: 512 * 1024 * 1024,
   maxLoggedRequests: 5000,
+  webhookUrl: '',
+  webhookSecret: '',
+  webhookMaxAttempts: 6,
+  webhookRetryBaseMs: 500,
+  webhookDelayMs: 0,
+  webhookDuplicates: 0,
 };
 
 export function resolveOptions(options: EmulatorOptions = {}): ResolvedOptions {

@@ -47,6 +47,9 @@ export class Runner {
   private readonly live = new Set<ResponseRecord>();
   private readonly waiters = new WeakMap<ResponseRecord, Array<() => void>>();
 
+  /** `onBackgroundEnd`: a background response reached its end (not a delete or shutdown); webhooks.ts. */
+  constructor(private readonly onBackgroundEnd: (record: ResponseRecord) => void = () => undefined) {}
+
   start(record: ResponseRecord): void {
     this.live.add(record);
     record.startedAt = Date.now();
@@ -91,7 +94,7 @@ export class Runner {
       return { ...record.snapshot, status: 'cancelled', usage: usageSoFar(record) };
     }
     record.snapshot = { ...record.snapshot, status: 'cancelled', usage: usageSoFar(record) };
-    this.finish(record);
+    this.finish(record, true);
     return record.snapshot;
   }
 
@@ -102,19 +105,20 @@ export class Runner {
   abandon(record: ResponseRecord): void {
     if (record.background || record.finished) return;
     record.snapshot = { ...record.snapshot, status: 'cancelled', usage: usageSoFar(record) };
-    this.finish(record);
+    this.finish(record, false);
   }
 
   /** Stops a response for good (delete, shutdown). */
   stop(record: ResponseRecord): void {
-    if (!record.finished) this.finish(record);
+    if (!record.finished) this.finish(record, false);
   }
 
   stopAll(): void {
     for (const record of [...this.live]) this.stop(record);
   }
 
-  private finish(record: ResponseRecord): void {
+  /** `ended`: the response reached its own end (a terminal event, a cancel), not a stop. */
+  private finish(record: ResponseRecord, ended: boolean): void {
     clearTimeout(record.timer);
     record.timer = undefined;
     record.finished = true;
@@ -123,6 +127,7 @@ export class Runner {
     record.subscribers.clear();
     for (const resolve of this.waiters.get(record) ?? []) resolve();
     this.waiters.delete(record);
+    if (ended && record.background) this.onBackgroundEnd(record);
   }
 
   private pump(record: ResponseRecord): void {
@@ -160,6 +165,7 @@ export class Runner {
     }
     for (const subscriber of record.subscribers) subscriber.send(event);
     // The plan's last event ends the run even when it is not a terminal one (an `error` event alone).
-    if (TERMINAL_EVENTS.has(event.type) || record.events.length === record.plan.length) this.finish(record);
+    if (TERMINAL_EVENTS.has(event.type) || record.events.length === record.plan.length)
+      this.finish(record, true);
   }
 }

@@ -16,6 +16,7 @@ import { Runner } from './runner';
 import { Sealer } from './sealed';
 import { FileStore, ResponseStore } from './store';
 import { warmValidation } from './validate';
+import { WebhookSender } from './webhooks';
 
 export type { EmulatorOptions } from './options';
 
@@ -103,11 +104,21 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const opts = resolveOptions(options);
   // Compiling the request schema takes a second or two; pay it before listening, once per process.
   warmValidation();
+  if (opts.webhookUrl && !opts.webhookSecret) throw new Error('webhookUrl needs webhookSecret (whsec_...).');
+  const webhooks = new WebhookSender({
+    url: opts.webhookUrl,
+    secret: opts.webhookSecret,
+    maxAttempts: opts.webhookMaxAttempts,
+    retryBaseMs: opts.webhookRetryBaseMs,
+    delayMs: opts.webhookDelayMs,
+    duplicates: opts.webhookDuplicates,
+  });
   const state: EmulatorState = {
     options: opts,
     responses: new ResponseStore(opts.maxResponses, opts.maxStoredBytes),
     files: new FileStore(opts.maxTotalFileBytes),
-    runner: new Runner(),
+    runner: new Runner((record) => webhooks.responseEnded(record.id, record.snapshot.status)),
+    webhooks,
     faults: new FaultRegistry(),
     sealer: new Sealer(opts.apiKey),
     requests: new Map(),
@@ -196,6 +207,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     close: () =>
       new Promise<void>((resolve, reject) => {
         state.runner.stopAll();
+        webhooks.close();
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections();
       }),

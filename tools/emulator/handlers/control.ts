@@ -66,6 +66,47 @@ const clearRequests: Handler = (ctx) => {
   return Promise.resolve();
 };
 
+/** `GET /_emulator/webhooks`: every webhook delivery attempt, oldest first. */
+const listWebhooks: Handler = (ctx) => {
+  sendJson(ctx.res, 200, { enabled: ctx.state.webhooks.enabled, deliveries: ctx.state.webhooks.list() });
+  return Promise.resolve();
+};
+
+/**
+ * `POST /_emulator/webhooks/send` `{response_id, type, webhook_id?, secret?, timestamp_offset_s?, copies?}`:
+ * delivers that event now (no retries) and answers each attempt's status. Tests use it for storms: duplicates,
+ * events out of order or for unknown responses, forged signatures, stale timestamps.
+ */
+const sendWebhook: Handler = async (ctx) => {
+  const body = await readJsonObject(ctx.req, 64 * 1024);
+  const text = (name: string, required = false): string | undefined => {
+    const value = body[name];
+    if (value === undefined && !required) return undefined;
+    if (typeof value !== 'string' || !value) throw badRequest(`'${name}' must be a non-empty string.`, name);
+    return value;
+  };
+  const number = (name: string): number | undefined => {
+    const value = body[name];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'number' || !Number.isInteger(value)) {
+      throw badRequest(`'${name}' must be an integer.`, name);
+    }
+    return value;
+  };
+  if (!ctx.state.options.webhookUrl) {
+    throw badRequest('The emulator was started without --webhook-url.', null, 'webhooks_off');
+  }
+  const deliveries = await ctx.state.webhooks.send({
+    responseId: text('response_id', true)!,
+    type: text('type', true)!,
+    webhookId: text('webhook_id'),
+    secret: text('secret'),
+    timestampOffsetSeconds: number('timestamp_offset_s'),
+    copies: number('copies'),
+  });
+  sendJson(ctx.res, 200, { deliveries });
+};
+
 const resetStats: Handler = (ctx) => {
   ctx.state.requests.clear();
   ctx.state.streamDisconnects = 0;
@@ -81,4 +122,6 @@ export const controlRoutes: Array<{ method: string; template: string; handler: H
   { method: 'POST', template: '/stats/reset', handler: resetStats },
   { method: 'GET', template: '/requests', handler: listRequests },
   { method: 'DELETE', template: '/requests', handler: clearRequests },
+  { method: 'GET', template: '/webhooks', handler: listWebhooks },
+  { method: 'POST', template: '/webhooks/send', handler: sendWebhook },
 ];
