@@ -13,6 +13,7 @@ import { createKey } from '../../shared/callers/keys';
 import { freePort } from '../support/ports';
 import { startAzurite } from '../support/azurite';
 import { generateIdSealingKeyEntry } from '../../shared/platform/sealed-ids';
+import { newWebhookSecret } from '../../tools/emulator/webhooks';
 
 export const EMULATOR_KEY = 'emulator-key';
 
@@ -43,6 +44,8 @@ export interface Stack {
   fault(spec: Record<string, unknown>): Promise<void>;
   clearFaults(): Promise<void>;
   emulatorStats(): Promise<EmulatorStats>;
+  /** With `upstreamWebhooks`: the secret the emulator signs Azure OpenAI's webhooks with, and the app verifies. */
+  upstreamSecret?: string;
   hostLogs(): string;
   restartHost(opts?: { kill?: boolean }): Promise<void>;
   stop(): Promise<void>;
@@ -77,18 +80,40 @@ export function useTestStorage(connectionString: string, extra: Record<string, s
   resetStorageForTests();
 }
 
+/** The emulator sends Azure OpenAI's webhooks to the app's ingestion route on `port` (docs/upstream-webhooks.md). */
+export function upstreamWebhookWiring(port: number) {
+  const secret = newWebhookSecret();
+  return {
+    secret,
+    emulator: { webhookUrl: `http://127.0.0.1:${port}/api/v1/upstream/webhooks`, webhookSecret: secret },
+    settings: { UPSTREAM_WEBHOOK_SECRET: secret },
+  };
+}
+
 export async function startStack(
-  opts: { settings?: Record<string, string>; emulator?: EmulatorOptions; watchBlobs?: boolean } = {},
+  opts: {
+    settings?: Record<string, string>;
+    emulator?: EmulatorOptions;
+    watchBlobs?: boolean;
+    upstreamWebhooks?: boolean;
+  } = {},
 ): Promise<Stack> {
   // Each stack has its own Azurite: its poller must only ever see jobs made against its own emulator.
   const azurite = await startAzurite();
   const storageConnectionString = azurite.connectionString;
-  const emulator = await startEmulator({ port: 0, apiKey: EMULATOR_KEY, ...opts.emulator });
   const port = await freePort();
+  const wiring = opts.upstreamWebhooks ? upstreamWebhookWiring(port) : undefined;
+  const emulator = await startEmulator({
+    port: 0,
+    apiKey: EMULATOR_KEY,
+    ...wiring?.emulator,
+    ...opts.emulator,
+  });
   const settings = {
     ...BASE_SETTINGS,
     AzureWebJobsStorage: storageConnectionString,
     AZURE_OPENAI_ENDPOINT: emulator.url,
+    ...wiring?.settings,
     ...opts.settings,
   };
   useTestStorage(storageConnectionString, { AZURE_OPENAI_ENDPOINT: emulator.url });
@@ -108,6 +133,7 @@ export async function startStack(
     baseURL: `${hostUrl}/api/v1`,
     emulatorUrl: emulator.url,
     storageConnectionString,
+    upstreamSecret: wiring?.secret,
     direct: new OpenAI({ baseURL: `${emulator.url}/openai/v1`, apiKey: EMULATOR_KEY, maxRetries: 0 }),
     async newCaller(prefix = 'caller') {
       useTestStorage(storageConnectionString, { AZURE_OPENAI_ENDPOINT: emulator.url });

@@ -17,7 +17,7 @@ import { inject } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../tools/emulator/server';
 import { spawnHost, type SpawnedHost } from '../support/host';
 import { freePort } from '../support/ports';
-import { BASE_SETTINGS, EMULATOR_KEY, useTestStorage } from '../e2e/stack';
+import { BASE_SETTINGS, EMULATOR_KEY, upstreamWebhookWiring, useTestStorage } from '../e2e/stack';
 import { createKey } from '../../shared/callers/keys';
 import { registerWebhook } from '../../shared/webhooks/registration';
 import { openJobStore, readJob } from '../../shared/jobs/store';
@@ -35,6 +35,7 @@ export const SIZES = {
   ci: {
     stormCreates: 150,
     stormJobs: 40,
+    upstreamStormJobs: 40,
     crashJobs: 60,
     crashDocuments: 4,
     crashKills: 3,
@@ -44,6 +45,7 @@ export const SIZES = {
   full: {
     stormCreates: 1000,
     stormJobs: 200,
+    upstreamStormJobs: 300,
     crashJobs: 500,
     crashDocuments: 20,
     crashKills: 6,
@@ -101,13 +103,18 @@ export async function startReliabilityStack(
     emulator?: EmulatorOptions;
     watchBlobs?: boolean;
     storageConnectionString?: string;
+    /** The emulator sends Azure OpenAI's webhooks to the app (docs/upstream-webhooks.md). */
+    upstreamWebhooks?: boolean;
   } = {},
 ): Promise<ReliabilityStack> {
   const storageConnectionString = opts.storageConnectionString ?? inject('storageConnectionString');
+  const port = await freePort();
+  const wiring = opts.upstreamWebhooks ? upstreamWebhookWiring(port) : undefined;
   const emulator = await startEmulator({
     port: 0,
     apiKey: EMULATOR_KEY,
     maxResponses: 50_000,
+    ...wiring?.emulator,
     ...opts.emulator,
   });
   const deliveries: Delivery[] = [];
@@ -126,13 +133,13 @@ export async function startReliabilityStack(
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   const webhookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
-  const port = await freePort();
   const settings: Record<string, string> = {
     ...BASE_SETTINGS,
     AzureWebJobsStorage: storageConnectionString,
     AZURE_OPENAI_ENDPOINT: emulator.url,
     WEBHOOK_SCHEDULE: '*/1 * * * * *',
     PUBLIC_BASE_URL: 'http://127.0.0.1:7071',
+    ...wiring?.settings,
     ...opts.settings,
   };
   useTestStorage(storageConnectionString, { AZURE_OPENAI_ENDPOINT: emulator.url });
