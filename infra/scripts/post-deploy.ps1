@@ -5,7 +5,7 @@ $ErrorActionPreference = 'Stop'
 
 foreach ($name in 'AZURE_SUBSCRIPTION_ID', 'AZURE_RESOURCE_GROUP', 'AZURE_FUNCTION_APP_NAME', 'AZURE_STORAGE_ACCOUNT_NAME',
   'AZURE_MANAGED_IDENTITY_NAME', 'EVENTGRID_SYSTEM_TOPIC_NAME', 'EVENTGRID_DEADLETTER_CONTAINER',
-  'AZURE_KEY_VAULT_NAME', 'ID_SEALING_SECRET_NAME') {
+  'AZURE_KEY_VAULT_NAME', 'ID_SEALING_SECRET_NAME', 'UPSTREAM_WEBHOOK_SECRET_NAME', 'AZURE_OPENAI_ENDPOINT') {
   if (-not [Environment]::GetEnvironmentVariable($name)) {
     throw "$name is not set: run through azd, or load the azd environment first (see docs/deploy.md)."
   }
@@ -31,6 +31,46 @@ if ($LASTEXITCODE -ne 0) {
   } finally { Remove-Item $secretFile -Force }
   az functionapp restart --subscription $sub -g $rg -n $app
   if ($LASTEXITCODE -ne 0) { throw "az functionapp restart failed" }
+}
+
+# Azure OpenAI's webhooks: registered once with the deploying user's Entra ID token when the resource accepts it
+# (see post-deploy.sh); the signing secret goes straight to Key Vault through a temporary file.
+az keyvault secret show --subscription $sub --vault-name $env:AZURE_KEY_VAULT_NAME --name $env:UPSTREAM_WEBHOOK_SECRET_NAME --query id -o tsv 2>$null | Out-Null
+if ($LASTEXITCODE -ne 0) {
+  $hookUrl = "https://$hostName/api/v1/upstream/webhooks"
+  $endpoints = $env:AZURE_OPENAI_ENDPOINT.TrimEnd('/') + '/openai/v1/dashboard/webhook_endpoints'
+  $registered = $false
+  $token = az account get-access-token --subscription $sub --resource https://cognitiveservices.azure.com --query accessToken -o tsv 2>$null
+  if ($LASTEXITCODE -eq 0 -and $token) {
+    $body = @{
+      name = 'responses-gateway'
+      url = $hookUrl
+      event_types = @('response.completed', 'response.failed', 'response.cancelled', 'response.incomplete')
+    } | ConvertTo-Json
+    Write-Host "post-deploy: registering $hookUrl on $($env:AZURE_OPENAI_ENDPOINT) (Entra ID) ..."
+    try {
+      $answer = Invoke-RestMethod -Method Post -Uri $endpoints -Headers @{ Authorization = "Bearer $token" } `
+        -ContentType 'application/json' -Body $body -TimeoutSec 60
+      if ($answer.signing_secret) {
+        $secretFile = New-TemporaryFile
+        try {
+          Set-Content -Path $secretFile -Value $answer.signing_secret -NoNewline -Encoding utf8NoBOM
+          az keyvault secret set --subscription $sub --vault-name $env:AZURE_KEY_VAULT_NAME --name $env:UPSTREAM_WEBHOOK_SECRET_NAME --file $secretFile --encoding utf-8 --query id -o tsv | Out-Null
+          if ($LASTEXITCODE -ne 0) { throw "az keyvault secret set failed" }
+        } finally { Remove-Item $secretFile -Force }
+        $registered = $true
+        az functionapp restart --subscription $sub -g $rg -n $app
+        Write-Host 'post-deploy: upstream webhooks registered; the signing secret is in Key Vault.'
+      }
+    } catch {
+      Write-Host "post-deploy: Azure OpenAI refused the webhook registration with an Entra ID token: $($_.Exception.Message)"
+    }
+  }
+  if (-not $registered) {
+    Write-Host ("post-deploy: upstream webhooks are OFF (background jobs are finalized by the poller alone). To turn them on, " +
+      "register $hookUrl with an API key and store the returned signing_secret in Key Vault $($env:AZURE_KEY_VAULT_NAME) " +
+      "as $($env:UPSTREAM_WEBHOOK_SECRET_NAME): see `"Upstream webhooks`" in docs/deploy.md.")
+  }
 }
 
 # Wake the app so its host starts and creates the blob extension's system key.

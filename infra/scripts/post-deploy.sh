@@ -1,6 +1,8 @@
 #!/bin/sh
 # azd `postdeploy` hook (azure.yaml): subscribes the `documents-blob` function to BlobCreated events of the
-# `documents` container, by deploying infra/eventgrid.json (the compiled infra/eventgrid.bicep).
+# `documents` container, by deploying infra/eventgrid.json (the compiled infra/eventgrid.bicep). It also creates
+# the id sealing key when missing, and registers the app's upstream webhook route on the Azure OpenAI resource
+# when that resource accepts the deploying user's Entra ID token for it (docs/upstream-webhooks.md).
 #
 # Why after the code and not in main.bicep: the subscription's webhook is the blob extension endpoint
 #   https://<app>/runtime/webhooks/blobs?functionName=Host.Functions.documents-blob&code=<blobs_extension key>
@@ -29,6 +31,8 @@ need="run through azd, or export the azd environment first (see docs/deploy.md)"
 : "${EVENTGRID_DEADLETTER_CONTAINER:?$need}"
 : "${AZURE_KEY_VAULT_NAME:?$need}"
 : "${ID_SEALING_SECRET_NAME:?$need}"
+: "${UPSTREAM_WEBHOOK_SECRET_NAME:?$need}"
+: "${AZURE_OPENAI_ENDPOINT:?$need}"
 FUNCTION_NAME=documents-blob
 sub="$AZURE_SUBSCRIPTION_ID"
 rg="$AZURE_RESOURCE_GROUP"
@@ -51,6 +55,47 @@ if ! az keyvault secret show --subscription "$sub" --vault-name "$AZURE_KEY_VAUL
   rm -f "$secret"
   # The platform resolves Key Vault references when the app starts: restart so it reads the new secret.
   az functionapp restart --subscription "$sub" -g "$rg" -n "$app"
+fi
+
+# Azure OpenAI's webhooks (docs/upstream-webhooks.md): the endpoint is registered once, with the event types of a
+# background response's end; Azure OpenAI returns its signing secret once, at creation, and it goes straight to
+# Key Vault (UPSTREAM_WEBHOOK_SECRET is a reference to it). The how-to documents registration with an API key
+# only, and this resource has keys disabled, so the hook tries the deploying user's Entra ID token; when the
+# resource refuses it, nothing changes (the poller still finalizes every job) and the manual steps are printed.
+# Every token and secret goes through mode-600 files, never a command line.
+if ! az keyvault secret show --subscription "$sub" --vault-name "$AZURE_KEY_VAULT_NAME" \
+  --name "$UPSTREAM_WEBHOOK_SECRET_NAME" --query id -o tsv >/dev/null 2>&1; then
+  hook_url="https://$host/api/v1/upstream/webhooks"
+  endpoints="${AZURE_OPENAI_ENDPOINT%/}/openai/v1/dashboard/webhook_endpoints"
+  work="$(mktemp -d)"
+  chmod 700 "$work"
+  registered=""
+  if az account get-access-token --subscription "$sub" --resource https://cognitiveservices.azure.com \
+    --query accessToken -o tsv 2>/dev/null | sed 's/^/Authorization: Bearer /' >"$work/auth" &&
+    [ -s "$work/auth" ]; then
+    printf '{"name":"responses-gateway","url":"%s","event_types":["response.completed","response.failed","response.cancelled","response.incomplete"]}' \
+      "$hook_url" >"$work/body"
+    echo "post-deploy: registering $hook_url on $AZURE_OPENAI_ENDPOINT (Entra ID) ..."
+    status="$(curl -sS -o "$work/answer" -w '%{http_code}' --max-time 60 -X POST "$endpoints" \
+      -H @"$work/auth" -H 'Content-Type: application/json' --data-binary @"$work/body" || echo 000)"
+    if [ "$status" -ge 200 ] && [ "$status" -lt 300 ] &&
+      node -e 'const a=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));if(!a.signing_secret)process.exit(1);require("fs").writeFileSync(process.argv[2],a.signing_secret,{mode:0o600})' \
+        "$work/answer" "$work/secret"; then
+      az keyvault secret set --subscription "$sub" --vault-name "$AZURE_KEY_VAULT_NAME" \
+        --name "$UPSTREAM_WEBHOOK_SECRET_NAME" --file "$work/secret" --encoding utf-8 --query id -o tsv >/dev/null
+      registered=yes
+      az functionapp restart --subscription "$sub" -g "$rg" -n "$app"
+      echo "post-deploy: upstream webhooks registered; the signing secret is in Key Vault."
+    else
+      echo "post-deploy: Azure OpenAI answered $status to the webhook registration with an Entra ID token."
+    fi
+  fi
+  rm -rf "$work"
+  if [ -z "$registered" ]; then
+    echo "post-deploy: upstream webhooks are OFF (background jobs are finalized by the poller alone). To turn them" \
+      "on, register $hook_url with an API key and store the returned signing_secret in Key Vault" \
+      "$AZURE_KEY_VAULT_NAME as $UPSTREAM_WEBHOOK_SECRET_NAME: see \"Upstream webhooks\" in docs/deploy.md."
+  fi
 fi
 
 # Wake the app so its host starts, indexes the functions and creates the blob extension's system key.

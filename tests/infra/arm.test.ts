@@ -446,6 +446,13 @@ describe.skipIf(skipped !== undefined)('infrastructure (compiled ARM templates)'
         expect(text).toContain('Host.Functions.$');
         expect(text).toContain('systemKeys.blobs_extension');
         expect(text).toContain('eventgrid.json');
+        // Upstream webhooks: registered for the four ends of a background response, the secret kept in Key Vault.
+        expect(Object.keys(main.outputs)).toContain('UPSTREAM_WEBHOOK_SECRET_NAME');
+        expect(text).toContain('UPSTREAM_WEBHOOK_SECRET_NAME');
+        expect(text).toContain('/openai/v1/dashboard/webhook_endpoints');
+        for (const type of ['completed', 'failed', 'cancelled', 'incomplete']) {
+          expect(text).toContain(`'response.${type}'`.replace(/'/g, script.endsWith('.sh') ? '"' : "'"));
+        }
         for (const [, name] of text.matchAll(/\b(AZURE_[A-Z_]+|EVENTGRID_[A-Z_]+)\b/g)) {
           expect(Object.keys(main.outputs), `${script} uses ${name}`).toContain(name);
         }
