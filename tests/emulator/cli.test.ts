@@ -35,6 +35,26 @@ describe('emulator command line', () => {
     });
   });
 
+  it('takes the webhook target and secret, and refuses a target without a whsec_ secret', () => {
+    const secret = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
+    expect(
+      cliOptions(
+        ['--webhook-url', 'http://127.0.0.1:7071/api/v1/upstream/webhooks', '--webhook-duplicates', '2'],
+        {
+          EMULATOR_WEBHOOK_SECRET: secret,
+        },
+      ),
+    ).toMatchObject({
+      webhookUrl: 'http://127.0.0.1:7071/api/v1/upstream/webhooks',
+      webhookSecret: secret,
+      webhookDuplicates: 2,
+    });
+    expect(() => cliOptions(['--webhook-url', 'http://127.0.0.1:1/x'], {})).toThrow(/--webhook-secret/);
+    expect(() => cliOptions(['--webhook-url', 'not a url', '--webhook-secret', secret], {})).toThrow(
+      CliError,
+    );
+  });
+
   it('refuses bad values and unknown flags, and answers --help with nothing to start', () => {
     expect(() => cliOptions(['--port', 'abc'], {})).toThrow(CliError);
     expect(() => cliOptions(['--bogus'], {})).toThrow(CliError);
