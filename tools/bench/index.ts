@@ -27,6 +27,7 @@ import { measureFloor, measureInProcess, measurePostFloor, runOverhead } from '.
 import { measureStorageOp } from './storage-op';
 import { runStreaming } from './streaming';
 import { runPoller } from './poller';
+import { runPollerWebhooks } from './poller-webhooks';
 import { runDocuments } from './documents';
 import { runColdStart } from './coldstart';
 import { machineFacts, writeOutputs, printTable, type BenchResults } from './report';
@@ -36,7 +37,7 @@ import { resetClientsForTests } from '../../shared/platform/clients';
 import { resetStorageForTests } from '../../shared/platform/storage';
 import { createKey } from '../../shared/callers/keys';
 
-const SCENARIOS = ['overhead', 'streaming', 'poller', 'documents', 'coldstart'] as const;
+const SCENARIOS = ['overhead', 'streaming', 'poller', 'poller-webhooks', 'documents', 'coldstart'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 function log(line: string): void {
@@ -158,6 +159,11 @@ async function main(): Promise<void> {
       log('\n[3/5] Poller at scale');
       const jobs = Number(values['poller-jobs'] ?? (quick ? 1000 : 10_000));
       results.scenarios.poller = await runPoller({ direct, jobs, emulatorUrl: emulator.url, log });
+    }
+    if (only.has('poller-webhooks')) {
+      log('\n[3b/5] Poller with upstream webhooks on');
+      const jobs = Number(values['poller-jobs'] ?? (quick ? 1000 : 10_000));
+      results.scenarios.pollerWebhooks = await runPollerWebhooks({ jobs, log });
     }
     if (only.has('documents')) {
       log('\n[4/5] Document path');
