@@ -34,6 +34,10 @@ export class Meter {
   readonly bound: Pair = { requests: Infinity, tokens: Infinity };
   /** Changed since the last write to storage. */
   dirty = false;
+  /** This instance's row for the window is in storage: the others know its bound. */
+  published = false;
+  /** Live other instances with no row for this caller in the window at the last reconcile; -1: all of them. */
+  rowlessOthers = -1;
 
   constructor(readonly windowMs: number) {}
 
@@ -49,6 +53,8 @@ export class Meter {
         this.bound[q] = Infinity;
       }
       this.dirty = false;
+      this.published = false;
+      this.rowlessOthers = -1;
     }
     return this;
   }
@@ -62,11 +68,24 @@ export class Meter {
     return (this.index + 1) * this.windowMs - now;
   }
 
-  /** This instance's bound under `limit`: its count plus its share of what no instance has claimed. */
+  /**
+   * This instance's bound under `limit`: its count plus its share of what no instance has claimed. An instance
+   * that has not published a row yet may have started admitting since its last write without the others
+   * knowing: each such instance is assumed to hold a small start allowance, and keeps to it until its row is
+   * written (one interval at most).
+   */
   share(q: Quantity, limit: number, instances: number): number {
-    const unclaimed = Math.max(0, limit - this.local[q] - this.remoteBound[q]);
-    return this.local[q] + unclaimed / Math.max(1, instances);
+    const rowless = this.rowlessOthers < 0 ? instances - 1 : this.rowlessOthers;
+    const start = startAllowance(limit);
+    const unclaimed = Math.max(0, limit - this.local[q] - this.remoteBound[q] - rowless * start);
+    const bound = this.local[q] + unclaimed / Math.max(1, instances);
+    return this.published || instances <= 1 ? bound : Math.min(bound, this.local[q] + start);
   }
+}
+
+/** What an instance may admit of a caller before its row for the window is published: 5 % of the limit. */
+export function startAllowance(limit: number): number {
+  return Math.max(1, Math.floor(limit * 0.05));
 }
 
 /** The minute and day meters of one caller, with the limits last seen for it. */
@@ -128,7 +147,9 @@ export function refusal(
     if (c > limit) return { ...base, refusal: 'too_large', retryInMs: 0 };
     if (used + c > limit) return { ...base, refusal: 'window', retryInMs: meter.resetsIn(now) };
     if (meter.bound[q] === Infinity) meter.bound[q] = meter.share(q, limit, instances);
-    if (meter.local[q] + c > meter.bound[q]) {
+    // The first request of a window on this instance may exceed its share (one request per instance at most):
+    // a request larger than the start allowance would otherwise wait for a reconcile at every window start.
+    if (meter.local[q] + c > meter.bound[q] && !(meter.local[q] === 0 && !meter.published)) {
       return { ...base, refusal: 'share', retryInMs: Math.min(syncMs, meter.resetsIn(now)) };
     }
   }

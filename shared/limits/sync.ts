@@ -177,8 +177,13 @@ export class Reconciler {
       this.upsert(limits, dayRows),
       ...[...rejectionRows.values()].map((rows) => this.upsert(limits, rows, false)),
     ]);
-    // Written: clean until they change again. Only the current hour's rejections can still grow.
+    // Written: clean until they change again, and the others know these bounds now. Only the current hour's
+    // rejections can still grow.
+    const wroteMinute = new Set(minuteRows.map((r) => r.callerId));
+    const wroteDay = new Set(dayRows.map((r) => r.callerId));
     for (const m of written) {
+      if (wroteMinute.has(m.callerId)) m.minute.published = true;
+      if (wroteDay.has(m.callerId)) m.day.published = true;
       m.minute.dirty = false;
       m.day.dirty = false;
       m.rejectionsDirty = false;
@@ -241,14 +246,19 @@ export class Reconciler {
       }
     }
     const horizon = now - Math.max(3 * this.syncMs, 3_000);
-    const sums = new Map<string, { count: Record<Quantity, number>; bound: Record<Quantity, number> }>();
+    const sums = new Map<
+      string,
+      { count: Record<Quantity, number>; bound: Record<Quantity, number>; live: number }
+    >();
     for (const row of rows) {
       if (row.instance === INSTANCE_ID || !row.callerId) continue;
       const alive = (this.seen.get(row.instance) ?? 0) >= horizon;
       const s = sums.get(row.callerId) ?? {
         count: { requests: 0, tokens: 0 },
         bound: { requests: 0, tokens: 0 },
+        live: 0,
       };
+      if (alive) s.live++;
       for (const q of ['requests', 'tokens'] as const) {
         const count = Number(row[q] ?? 0);
         const bound = Number(row[q === 'requests' ? 'boundRequests' : 'boundTokens'] ?? count);
@@ -258,9 +268,11 @@ export class Reconciler {
       }
       sums.set(row.callerId, s);
     }
+    const others = this.instances(now) - 1;
     for (const m of this.callers.values()) {
       const meter = m[window].at(now);
       const s = sums.get(m.callerId);
+      meter.rowlessOthers = Math.max(0, others - (s?.live ?? 0));
       for (const q of ['requests', 'tokens'] as const) {
         meter.remote[q] = s?.count[q] ?? 0;
         meter.remoteBound[q] = s?.bound[q] ?? 0;
