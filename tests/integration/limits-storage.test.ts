@@ -14,6 +14,7 @@ import {
   setLimits,
   syncLimitsNow,
 } from '../../shared/limits';
+import { INSTANCE_ID } from '../../shared/limits/sync';
 import { ApiError } from '../../shared/platform/errors';
 import { TABLES, table } from '../../shared/platform/storage';
 import { startStorageProxy, type StorageProxy } from '../support/storage-proxy';
@@ -136,8 +137,3 @@ describe('reconciling limits through table storage', () => {
     expect(row.requests).toBe(3);
   });
 });
-
-async function instanceRowPrefix(): Promise<string> {
-  const { INSTANCE_ID } = await import('../../shared/limits/sync');
-  return `${INSTANCE_ID}|`;
-}
