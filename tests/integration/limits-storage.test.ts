@@ -133,7 +133,7 @@ describe('reconciling limits through table storage', () => {
     const minute = `m:${Math.floor(Date.now() / 60_000)}`;
     const row = await (
       await table(TABLES.limits)
-    ).getEntity<{ requests: number }>(minute, `${await instanceRowPrefix()}${callerId}`);
+    ).getEntity<{ requests: number }>(minute, `${INSTANCE_ID}|${callerId}`);
     expect(row.requests).toBe(3);
   });
 });
