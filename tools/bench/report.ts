@@ -9,6 +9,7 @@ import { repoRoot } from '../settings';
 import type { ColdStartResult } from './coldstart';
 import type { DocumentsResult } from './documents';
 import type { FloorResult, InProcessResult, OverheadRow } from './overhead';
+import type { QuotaCheckResult } from './limits';
 import type { PollerResult } from './poller';
 import type { PollerStepCosts, StepCost } from './poller-steps';
 import type { Summary } from './stats';
@@ -27,6 +28,7 @@ export interface BenchResults {
       floor: FloorResult;
       postFloor?: FloorResult;
       inProcess?: InProcessResult;
+      quota?: QuotaCheckResult;
       storage: { upsert: Summary; read: Summary };
     };
     streaming?: StreamingResult;
