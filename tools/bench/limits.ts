@@ -62,7 +62,6 @@ export async function measureQuotaCheck(checks: number, creates: number): Promis
     }
   }
   const creat = { limited: [] as number[], unlimited: [] as number[] };
-  const signal = new AbortController().signal;
   const callers = {
     limited: { id: limitedId, source: 'key' as const, name: limitedId.slice(4) },
     unlimited: { id: unlimitedId, source: 'key' as const, name: unlimitedId.slice(4) },
@@ -72,6 +71,7 @@ export async function measureQuotaCheck(checks: number, creates: number): Promis
       ? (['limited', 'unlimited'] as const)
       : (['unlimited', 'limited'] as const)) {
       const t0 = performance.now();
+      const signal = new AbortController().signal;
       await createResponse({ caller: callers[which], context: quiet, signal }, { ...BODY });
       if (i >= 50) creat[which].push(performance.now() - t0);
     }
