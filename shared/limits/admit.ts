@@ -149,7 +149,8 @@ export async function admitCreate(
   if (verdict) {
     countRejection(m, verdict.kind, now);
     const retryAfter = Math.max(1, Math.ceil(verdict.retryInMs / 1000));
-    log.warn(
+    // Information, not a warning: a refusal is the limit working. No key, no body: the caller id and numbers.
+    log.log(
       JSON.stringify({
         event: 'limits.rejected',
         caller: callerId,
