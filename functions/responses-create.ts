@@ -5,6 +5,7 @@ import { json, readJsonObject } from '../shared/platform/http';
 import { sse, withErrors } from '../shared/platform/handler';
 import { createResponse } from '../shared/responses/create';
 import { registerIdempotencyTasks } from '../shared/idempotency/tasks';
+import { startLimitSync } from '../shared/limits';
 
 export async function responsesCreate(
   request: HttpRequest,
@@ -22,7 +23,7 @@ export async function responsesCreate(
     },
     body,
   );
-  return 'stream' in result ? sse(result.stream) : json(200, result.response);
+  return 'stream' in result ? sse(result.stream, result.headers) : json(200, result.response, result.headers);
 }
 
 // authLevel anonymous: the app authenticates every caller itself (gateway keys or Entra ID), see shared/callers/auth.ts.
@@ -35,3 +36,6 @@ app.http('responses-create', {
 
 // The poller (in whichever instance runs it) purges Idempotency-Keys once they expire.
 registerIdempotencyTasks();
+
+// Instances reconcile the callers' rate limits in the background from the start (shared/limits/sync.ts).
+app.hook.appStart(() => startLimitSync());

@@ -212,6 +212,20 @@ param webhookRetryWindowSeconds int = 86400
 @description('DOCUMENT_MAX_BYTES: larger PDFs are rejected before any token is spent.')
 param documentMaxBytes int = 52428800
 
+@description('LIMIT_REQUESTS_PER_MINUTE: default requests per minute per caller. Empty: no limit.')
+param limitRequestsPerMinute string = ''
+
+@description('LIMIT_TOKENS_PER_MINUTE: default tokens per minute per caller (estimated, then corrected with the usage). Empty: no limit.')
+param limitTokensPerMinute string = ''
+
+@description('LIMIT_TOKENS_PER_DAY: default daily token budget per caller (UTC days). Empty: no budget.')
+param limitTokensPerDay string = ''
+
+@minValue(100)
+@maxValue(60000)
+@description('LIMIT_SYNC_INTERVAL_MS: how often each instance reconciles its rate-limit counters through table storage, ms.')
+param limitSyncIntervalMs int = 1000
+
 @description('SUMMARY_INSTRUCTIONS: instructions given to the summary deployment for each PDF.')
 param summaryInstructions string = 'Summarize this document in Markdown: a one-paragraph overview, then the key points as a bulleted list. Quote figures and names exactly.'
 
@@ -264,7 +278,7 @@ var imageDeployment = {
 // `eventgrid-deadletter` holds Event Grid events for documents-blob that could not be delivered (infra/eventgrid.bicep).
 var deadLetterContainerName = 'eventgrid-deadletter'
 var containerNames = ['documents', 'summaries', 'images', 'responses', deadLetterContainerName]
-var tableNames = ['callers', 'ownership', 'jobs', 'webhooks', 'idempotency', 'documents']
+var tableNames = ['callers', 'ownership', 'jobs', 'webhooks', 'idempotency', 'documents', 'limits']
 
 resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
   name: !empty(resourceGroupName) ? resourceGroupName : 'rg-${environmentName}'
@@ -385,6 +399,10 @@ module api 'app/api.bicep' = {
     webhookRetryWindowSeconds: webhookRetryWindowSeconds
     documentMaxBytes: documentMaxBytes
     summaryInstructions: summaryInstructions
+    limitRequestsPerMinute: limitRequestsPerMinute
+    limitTokensPerMinute: limitTokensPerMinute
+    limitTokensPerDay: limitTokensPerDay
+    limitSyncIntervalMs: limitSyncIntervalMs
     idSealingKeysReference: keyVault.outputs.idSealingKeysReference
     upstreamWebhookSigningReference: keyVault.outputs.upstreamWebhookSigningReference
     sharedPromptIds: sharedPromptIds

@@ -51,6 +51,10 @@ param webhookConcurrency int
 param webhookRetryWindowSeconds int
 param documentMaxBytes int
 param summaryInstructions string
+param limitRequestsPerMinute string
+param limitTokensPerMinute string
+param limitTokensPerDay string
+param limitSyncIntervalMs int
 @description('ID_SEALING_KEYS as a Key Vault reference (never the secret itself).')
 param idSealingKeysReference string
 @description('UPSTREAM_WEBHOOK_SECRET as a Key Vault reference (never the secret itself).')
@@ -165,6 +169,10 @@ resource app 'Microsoft.Web/sites@2025-03-01' = {
       WEBHOOK_RETRY_WINDOW_SECONDS: string(webhookRetryWindowSeconds)
       DOCUMENT_MAX_BYTES: string(documentMaxBytes)
       SUMMARY_INSTRUCTIONS: summaryInstructions
+      LIMIT_REQUESTS_PER_MINUTE: limitRequestsPerMinute
+      LIMIT_TOKENS_PER_MINUTE: limitTokensPerMinute
+      LIMIT_TOKENS_PER_DAY: limitTokensPerDay
+      LIMIT_SYNC_INTERVAL_MS: string(limitSyncIntervalMs)
       ID_SEALING_KEYS: idSealingKeysReference
       UPSTREAM_WEBHOOK_SECRET: upstreamWebhookSigningReference
       SHARED_PROMPT_IDS: sharedPromptIds

@@ -23,6 +23,7 @@ import { getOpenAI } from '../platform/clients';
 import { getConfig } from '../platform/config';
 import { isUpstreamError } from '../platform/errors';
 import { isNotFound } from '../platform/storage';
+import { reservationFromExtra, settleTokens } from '../limits';
 import { sealForCaller } from '../platform/caller-ids';
 import { enqueueWebhookEvent } from '../webhooks/delivery';
 import { buildEvent, responseUrl, WEBHOOK_EVENT_TYPES, type WebhookEventType } from '../webhooks/events';
@@ -319,6 +320,8 @@ class Finalization {
     // at step 1 and what callers see of the job has not changed since.
     if (this.listed !== JSON.stringify(toJobView(done))) await syncListing(this.store, done);
     const usage = parseJson<NonNullable<Response['usage']>>(done.usage);
+    // Once per job (only the run that wrote `finalized` gets here): the caller's limits get the actual usage.
+    settleTokens(reservationFromExtra(done.callerId, parseJson<Record<string, string>>(done.extra)), usage);
     this.log.log(
       JSON.stringify({
         event: 'job.finalized',

@@ -4,7 +4,6 @@
  * The same names appear in `local.settings.sample.json`, the README's settings table and the Bicep app
  * settings (`infra/app/api.bicep`); `tests/infra` checks that Bicep sets every name listed in `SETTINGS`.
  */
-
 import { parseIdSealingKeys, type IdSealingKey } from './sealed-ids';
 import { parseWebhookSecret } from './webhook-secret';
 
@@ -312,6 +311,27 @@ export const SETTINGS = {
     description: 'A webhook delivery is retried with growing delays for this long, then marked `failed`.',
     default: String(24 * 3600),
     parse: int(1),
+  },
+  limitRequestsPerMinute: {
+    name: 'LIMIT_REQUESTS_PER_MINUTE',
+    description: 'Default requests per minute per caller (creates and compactions); unset: no limit.',
+    parse: int(1),
+  },
+  limitTokensPerMinute: {
+    name: 'LIMIT_TOKENS_PER_MINUTE',
+    description: 'Default tokens per minute per caller (estimated, then the actual usage); unset: no limit.',
+    parse: int(1),
+  },
+  limitTokensPerDay: {
+    name: 'LIMIT_TOKENS_PER_DAY',
+    description: 'Default daily token budget per caller (UTC days); unset: no budget.',
+    parse: int(1),
+  },
+  limitSyncIntervalMs: {
+    name: 'LIMIT_SYNC_INTERVAL_MS',
+    description: 'How often each instance reconciles its rate-limit counters with the others, in ms.',
+    default: '1000',
+    parse: int(100, 60_000),
   },
   documentMaxBytes: {
     name: 'DOCUMENT_MAX_BYTES',

@@ -157,10 +157,12 @@ export function fromUpstream(err: APIError, deployment?: string): ApiError {
     const seconds = s ?? (ms ? String(Math.max(1, Math.ceil(Number(ms) / 1000))) : '1');
     headers['retry-after'] = seconds;
     if (ms) headers['retry-after-ms'] = ms;
+    // Azure OpenAI's quota is the deployment's, shared by every caller; the gateway's own per-caller limits
+    // answer 429 with type `gateway_rate_limit_error` (shared/limits), so a caller can tell the two apart.
     return new ApiError(
       429,
-      message || 'Rate limit reached; retry later.',
-      'rate_limit_error',
+      `Azure OpenAI rate-limited the deployment this service shares among its callers: ${message || 'rate limit reached'}`,
+      'upstream_rate_limit_error',
       // Azure's 429 body says `"code": "429"`; callers get OpenAI's name for it.
       upstream.code && !/^\d+$/.test(upstream.code) ? upstream.code : 'rate_limit_exceeded',
       null,

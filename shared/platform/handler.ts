@@ -15,10 +15,11 @@ export function withErrors(
 }
 
 /** A `text/event-stream` answer whose body is relayed chunk by chunk (needs `enableHttpStream`). */
-export function sse(body: AsyncIterable<Uint8Array>): HttpResponseInit {
+export function sse(body: AsyncIterable<Uint8Array>, headers: Record<string, string> = {}): HttpResponseInit {
   return {
     status: 200,
     headers: {
+      ...headers,
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
       'x-accel-buffering': 'no',

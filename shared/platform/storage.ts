@@ -13,6 +13,7 @@ export const TABLES = {
   webhooks: 'webhooks',
   idempotency: 'idempotency',
   documents: 'documents',
+  limits: 'limits',
 } as const;
 
 export const CONTAINERS = {

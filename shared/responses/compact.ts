@@ -1,13 +1,24 @@
 /** Work derived from a conversation the caller owns: compaction and input token counts. */
+import type OpenAI from 'openai';
+import type { ResponseUsage } from 'openai/resources/responses/responses';
 import type { Caller } from '../callers/auth';
+import { admitCreate, settleTokens } from '../limits';
+import type { Log } from '../platform/log';
 import { getOpenAI } from '../platform/clients';
 import { badRequest } from '../platform/errors';
 import { openBodyIds, sealIds } from './ids';
 import { withDeployment } from './upstream';
 import { previousResponseId, resolveModel } from './validate';
 
-/** Compaction by input items or by `previous_response_id` (which must be the caller's). */
-export async function compact(caller: Caller, body: Record<string, unknown>): Promise<unknown> {
+/**
+ * Compaction by input items or by `previous_response_id` (which must be the caller's). It runs the model, so it
+ * counts against the caller's limits like a create; the answer carries the `x-ratelimit-*` headers.
+ */
+export async function compact(
+  caller: Caller,
+  body: Record<string, unknown>,
+  log: Log,
+): Promise<{ result: unknown; headers: Record<string, string> }> {
   const model = resolveModel(body);
   const prev = previousResponseId(body);
   openBodyIds(caller, body);
@@ -18,10 +29,16 @@ export async function compact(caller: Caller, body: Record<string, unknown>): Pr
       'missing_required_parameter',
     );
   }
-  return sealIds(
-    caller,
-    await withDeployment(model, () => getOpenAI().responses.compact({ ...body, model })),
-  );
+  const { headers, reservation } = await admitCreate(caller.id, body, log);
+  let compacted: Awaited<ReturnType<OpenAI['responses']['compact']>>;
+  try {
+    compacted = await withDeployment(model, () => getOpenAI().responses.compact({ ...body, model }));
+  } catch (e) {
+    settleTokens(reservation, null);
+    throw e;
+  }
+  settleTokens(reservation, (compacted as { usage?: ResponseUsage }).usage);
+  return { result: sealIds(caller, compacted), headers };
 }
 
 /** Input token count of a would-be create (`POST /responses/input_tokens`). */

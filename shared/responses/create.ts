@@ -18,6 +18,7 @@ import {
   validateIdempotencyKey,
 } from '../idempotency/keys';
 import { trackBackgroundJob } from '../jobs/api';
+import { admitCreate, peekHeaders, reservationExtra, settleTokens, type Reservation } from '../limits';
 import { getOpenAI } from '../platform/clients';
 import { badRequest } from '../platform/errors';
 import { resolveWebhookTarget } from '../webhooks/registration';
@@ -38,8 +39,10 @@ export interface CreateRequest {
   webhookUrl?: string | null;
 }
 
-/** A JSON answer, or an SSE body (`stream: true`). */
-export type CreateResult = { response: Response } | { stream: AsyncIterable<Uint8Array> };
+/** A JSON answer, or an SSE body (`stream: true`), with the `x-ratelimit-*` headers of the caller's limits. */
+export type CreateResult = ({ response: Response } | { stream: AsyncIterable<Uint8Array> }) & {
+  headers: Record<string, string>;
+};
 
 /** Creates a response as the request asks (see the module comment). The body is completed in place. */
 export async function createResponse(
@@ -47,11 +50,13 @@ export async function createResponse(
   body: Record<string, unknown>,
 ): Promise<CreateResult> {
   if (request.idempotencyKey !== null && request.idempotencyKey !== undefined) {
-    return { response: await createIdempotent(request, body, request.idempotencyKey) };
+    return createIdempotent(request, body, request.idempotencyKey);
   }
-  const run = await prepareRun(request, body, false);
-  if (run.prepared.fields.stream) return { stream: await createStream(run) };
-  return { response: await createOnce(run) };
+  // The caller's limits, before anything (even a document upload) goes upstream.
+  const { headers, reservation } = await admitCreate(request.caller.id, body, request.context);
+  const run = await prepareRun(request, body, false, reservation);
+  if (run.prepared.fields.stream) return { stream: await createStream(run), headers };
+  return { response: await createOnce(run), headers };
 }
 
 /** What one create works with once the request is prepared. */
@@ -62,18 +67,26 @@ interface CreateRun {
   webhookUrl: string | undefined;
   /** Set when the request carried an Idempotency-Key: only then may the backend retry a create itself. */
   idempotent: boolean;
+  /** Tokens charged to the caller's limits, corrected with the actual usage when the response ends. */
+  reservation: Reservation | undefined;
 }
 
 async function prepareRun(
   cc: CreateRequest,
   body: Record<string, unknown>,
   idempotent: boolean,
+  reservation: Reservation | undefined,
 ): Promise<CreateRun> {
-  const prepared = await prepareCreate(cc.caller, body);
-  const webhookUrl = prepared.fields.background
-    ? await resolveWebhookTarget(cc.caller, cc.webhookUrl ?? null)
-    : undefined;
-  return { cc, prepared, webhookUrl, idempotent };
+  try {
+    const prepared = await prepareCreate(cc.caller, body);
+    const webhookUrl = prepared.fields.background
+      ? await resolveWebhookTarget(cc.caller, cc.webhookUrl ?? null)
+      : undefined;
+    return { cc, prepared, webhookUrl, idempotent, reservation };
+  } catch (e) {
+    settleTokens(reservation, null);
+    throw e;
+  }
 }
 
 /**
@@ -90,6 +103,8 @@ async function adopt(run: CreateRun, response: Response): Promise<void> {
       deployment: prepared.fields.model,
       webhookUrl: run.webhookUrl,
       uploadedFileIds: prepared.uploadedFileIds,
+      // The job's finalization corrects the reservation with the usage (shared/jobs/finalize.ts).
+      extra: reservationExtra(run.reservation),
     });
   }
 }
@@ -151,9 +166,12 @@ async function createOnce(run: CreateRun): Promise<Response> {
       run.idempotent,
     );
   } catch (e) {
+    settleTokens(run.reservation, null);
     if (!prepared.fields.background) await deleteUploadedFiles(prepared.uploadedFileIds, cc.context);
     throw e;
   }
+  if (!prepared.fields.background || isTerminalResponse(response))
+    settleTokens(run.reservation, response.usage);
   try {
     await adopt(run, response);
   } catch (e) {
@@ -180,7 +198,7 @@ async function createIdempotent(
   cc: CreateRequest,
   body: Record<string, unknown>,
   rawKey: string,
-): Promise<Response> {
+): Promise<CreateResult> {
   const key = validateIdempotencyKey(rawKey);
   if (body.stream === true) {
     throw badRequest(
@@ -191,11 +209,14 @@ async function createIdempotent(
   }
   // Hash the body as sent, before document references are resolved in place.
   const begun = await beginIdempotent(cc.caller, key, hashRequestBody(body));
-  if (begun.kind === 'replay') return begun.body as Response;
+  if (begun.kind === 'replay')
+    return { response: begun.body as Response, headers: await peekHeaders(cc.caller.id) };
   try {
-    const response = await createOnce(await prepareRun(cc, body, true));
+    // A replay costs nothing upstream, so only a create that runs is counted against the caller's limits.
+    const { headers, reservation } = await admitCreate(cc.caller.id, body, cc.context);
+    const response = await createOnce(await prepareRun(cc, body, true, reservation));
     await completeIdempotent(begun.token, 200, response);
-    return response;
+    return { response, headers };
   } catch (e) {
     // The caller gets `e`; giving the key back only lets their retry run again, and the stale-claim takeover
     // does the same later if this fails too.
@@ -228,6 +249,7 @@ async function createStream(run: CreateRun): Promise<AsyncIterable<Uint8Array>> 
       run.idempotent,
     );
   } catch (e) {
+    settleTokens(run.reservation, null);
     await deleteUploadedFiles(prepared.uploadedFileIds, cc.context);
     throw e;
   }
@@ -248,6 +270,8 @@ async function createStream(run: CreateRun): Promise<AsyncIterable<Uint8Array>> 
       yield* relay(events, {
         onCreated: adoptOnce,
         onEnded: async (response) => {
+          // A background stream's job is settled at its finalization, like any background response.
+          if (!prepared.fields.background) settleTokens(run.reservation, response.usage);
           await settle(run, response);
           settled = true;
           logResponse(cc.context, 'response.create.stream', cc.caller, {

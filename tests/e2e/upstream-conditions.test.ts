@@ -262,12 +262,12 @@ describe('refusals before anything is created', () => {
     },
   );
 
-  it('429 before the stream: retried within bounds, then 429 rate_limit_error with retry-after', async () => {
+  it('429 before the stream: retried within bounds, then 429 upstream_rate_limit_error with retry-after', async () => {
     await stack.fault({ kind: '429', count: 3, retryAfterMs: 50, route: 'POST /responses' });
     let since = await mark();
     const r = await post('/responses', body({ input: 'x', stream: true }));
     expect(r.status).toBe(429);
-    expect(r.json.error).toMatchObject({ type: 'rate_limit_error', code: 'rate_limit_exceeded' });
+    expect(r.json.error).toMatchObject({ type: 'upstream_rate_limit_error', code: 'rate_limit_exceeded' });
     expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     // 1 attempt + AZURE_OPENAI_MAX_RETRIES (2): nothing was created, so retrying is safe, and bounded.
     expect((await sentUpstream(since)).map((q) => q.status)).toEqual([429, 429, 429]);

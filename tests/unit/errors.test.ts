@@ -25,7 +25,7 @@ describe('the error mapper', () => {
     expect(res.status).toBe(429);
     expect((res.headers as Record<string, string>)['retry-after']).toBe('3');
     // Azure's numeric code is answered with OpenAI's name for it.
-    expect(res.jsonBody).toMatchObject({ error: { type: 'rate_limit_error', code: 'rate_limit_exceeded' } });
+    expect(res.jsonBody).toMatchObject({ error: { type: 'upstream_rate_limit_error', code: 'rate_limit_exceeded' } });
   });
 
   it('turns upstream auth failures into a 502 that points at the identity and hides the upstream text', () => {

@@ -24,6 +24,7 @@ import {
   type Host,
 } from './env';
 import { measureFloor, measureInProcess, measurePostFloor, runOverhead } from './overhead';
+import { measureQuotaCheck } from './limits';
 import { measureStorageOp } from './storage-op';
 import { runStreaming } from './streaming';
 import { runPoller } from './poller';
@@ -140,7 +141,13 @@ async function main(): Promise<void> {
       log(
         `  one Azurite table upsert from this process: p50 ${storage.upsert.p50.toFixed(2)} ms, read p50 ${storage.read.p50.toFixed(2)} ms`,
       );
-      results.scenarios.overhead = { rows, floor, postFloor, inProcess, storage };
+      const quota = await measureQuotaCheck(quick ? 10_000 : 100_000, quick ? 200 : 1000);
+      log(
+        `  quota check in this process: admit + settle with 3 limits p50 ${(quota.limited.p50 * 1000).toFixed(1)} µs, ` +
+          `no limit p50 ${(quota.unlimited.p50 * 1000).toFixed(1)} µs (added ${(quota.addedCheck * 1000).toFixed(1)} µs); ` +
+          `whole create with limits p50 ${quota.createLimited.p50.toFixed(3)} ms vs without ${quota.createUnlimited.p50.toFixed(3)} ms (added ${quota.addedCreate} ms)`,
+      );
+      results.scenarios.overhead = { rows, floor, postFloor, inProcess, storage, quota };
     }
     if (only.has('streaming')) {
       log('\n[2/5] Streaming relay');

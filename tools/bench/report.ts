@@ -9,6 +9,7 @@ import { repoRoot } from '../settings';
 import type { ColdStartResult } from './coldstart';
 import type { DocumentsResult } from './documents';
 import type { FloorResult, InProcessResult, OverheadRow } from './overhead';
+import type { QuotaCheckResult } from './limits';
 import type { PollerResult } from './poller';
 import type { PollerWebhooksResult } from './poller-webhooks';
 import type { PollerStepCosts, StepCost } from './poller-steps';
@@ -28,6 +29,7 @@ export interface BenchResults {
       floor: FloorResult;
       postFloor?: FloorResult;
       inProcess?: InProcessResult;
+      quota?: QuotaCheckResult;
       storage: { upsert: Summary; read: Summary };
     };
     streaming?: StreamingResult;
@@ -121,6 +123,19 @@ export function verdicts(r: BenchResults): Verdict[] {
         );
       }
     }
+  }
+  if (o?.quota) {
+    add(
+      {
+        scenario: '1. Overhead',
+        metric: 'quota check (3 limits): median added per create',
+        measured: ms(o.quota.addedCheck, 4),
+        baseline: `no-limit lookup p50 ${ms(o.quota.unlimited.p50, 4)}`,
+        target: '≤ 0.1 ms',
+        met: o.quota.addedCheck <= 0.1,
+      },
+      'quota-check',
+    );
   }
   const st = r.scenarios.streaming;
   if (st) {
@@ -376,6 +391,15 @@ export function markdown(r: BenchResults, analysis: string): string {
             `  against the same emulator and Azurite, c=1): create added p50 **${ms(o.inProcess.addedCreate)}**`,
             `  (${ms(o.inProcess.create.p50)} vs ${ms(o.inProcess.directCreate.p50)}), retrieve of a synchronous response`,
             `  added p50 **${ms(o.inProcess.addedRetrieve)}** (${ms(o.inProcess.retrieve.p50)} vs ${ms(o.inProcess.directRetrieve.p50)}).`,
+          ]
+        : []),
+      ...(o.quota
+        ? [
+            `- The per-caller quota check (\`shared/limits\`, in the benchmark process): admit + settle for a caller`,
+            `  with all three limits p50 **${ms(o.quota.limited.p50, 4)}** vs the cached lookup of a caller without limits`,
+            `  p50 ${ms(o.quota.unlimited.p50, 4)}, so **${ms(o.quota.addedCheck, 4)}** added per create; whole in-process`,
+            `  creates with vs without limits: p50 ${ms(o.quota.createLimited.p50)} vs ${ms(o.quota.createUnlimited.p50)}`,
+            `  (difference ${ms(o.quota.addedCreate)}, within that measurement's noise).`,
           ]
         : []),
       `- One Azurite table upsert from the benchmark process: p50 ${ms(o.storage.upsert.p50)}, p99`,

@@ -1,0 +1,87 @@
+/** The pure parts of the limits: OpenAI's reset format, the token estimate, and the shares between instances. */
+import { describe, expect, it } from 'vitest';
+import { formatReset, estimateTokens } from '../../shared/limits';
+import { CallerMeters, charge, refusal } from '../../shared/limits/meters';
+import type { Limits } from '../../shared/limits';
+
+describe('x-ratelimit-reset-* format', () => {
+  it('writes durations as OpenAI does', () => {
+    expect(formatReset(20)).toBe('20ms');
+    expect(formatReset(1000)).toBe('1s');
+    expect(formatReset(1001)).toBe('2s');
+    expect(formatReset(59_000)).toBe('59s');
+    expect(formatReset(360_000)).toBe('6m0s');
+    expect(formatReset(3_600_000 * 5 + 61_000)).toBe('5h1m1s');
+  });
+});
+
+describe('token estimate', () => {
+  it('counts text at 4 characters a token, plus max_output_tokens', () => {
+    expect(estimateTokens({ input: 'x'.repeat(400) })).toBe(100);
+    expect(estimateTokens({ input: 'x'.repeat(401), max_output_tokens: 50 })).toBe(151);
+    expect(
+      estimateTokens({
+        instructions: 'y'.repeat(40),
+        input: [{ role: 'user', content: [{ type: 'input_text', text: 'z'.repeat(80) }] }],
+      }),
+    ).toBe(Math.ceil((40 + 'user'.length + 'input_text'.length + 80) / 4));
+  });
+
+  it('counts an inline image or file as a fixed amount, not by its bytes', () => {
+    const image = { type: 'input_image', image_url: `data:image/png;base64,${'A'.repeat(1_000_000)}` };
+    const file = { type: 'input_file', file_data: 'B'.repeat(1_000_000) };
+    const tokens = estimateTokens({ input: [{ role: 'user', content: [image, file] }] });
+    expect(tokens).toBeGreaterThanOrEqual(2000);
+    expect(tokens).toBeLessThan(2100);
+  });
+});
+
+describe('shares between instances', () => {
+  const limits: Limits = { requests_per_minute: 100, tokens_per_minute: null, tokens_per_day: null };
+  const now = 60_000 * 1000 + 1_000;
+  const one = { requests: 1, tokens: 0 };
+
+  it('one instance alone has the whole limit', () => {
+    const m = new CallerMeters('key:a');
+    m.minute.at(now);
+    m.day.at(now);
+    let admitted = 0;
+    while (!refusal(m, limits, one, now, 1, 1000)) {
+      charge(m, one);
+      admitted++;
+    }
+    expect(admitted).toBe(100);
+    expect(refusal(m, limits, one, now, 1, 1000)).toMatchObject({ refusal: 'window', used: 100 });
+  });
+
+  it('before its row is published, an instance among two keeps to its start allowance (5 %), then its share', () => {
+    const m = new CallerMeters('key:b');
+    m.minute.at(now);
+    m.day.at(now);
+    let admitted = 0;
+    while (!refusal(m, limits, one, now, 2, 1000)) {
+      charge(m, one);
+      admitted++;
+    }
+    expect(admitted).toBe(5);
+    expect(refusal(m, limits, one, now, 2, 1000)).toMatchObject({ refusal: 'share', retryInMs: 1000 });
+    // Published, and the other instance claims 30: this one may go to 5 + (100 - 5 - 30) / 2.
+    m.minute.published = true;
+    m.minute.rowlessOthers = 0;
+    m.minute.remote.requests = 10;
+    m.minute.remoteBound.requests = 30;
+    m.minute.bound.requests = m.minute.share('requests', 100, 2);
+    expect(m.minute.bound.requests).toBe(37.5);
+  });
+
+  it('refuses a request larger than the limit itself as too large', () => {
+    const m = new CallerMeters('key:c');
+    m.minute.at(now);
+    m.day.at(now);
+    const tokenLimits: Limits = { requests_per_minute: null, tokens_per_minute: 1000, tokens_per_day: null };
+    expect(refusal(m, tokenLimits, { requests: 1, tokens: 1500 }, now, 1, 1000)).toMatchObject({
+      kind: 'tokens_per_minute',
+      refusal: 'too_large',
+    });
+  });
+});
