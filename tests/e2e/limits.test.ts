@@ -182,6 +182,45 @@ describe('per-caller limits', () => {
     );
   });
 
+  it('a background response is charged its estimate, then its actual usage once its job is finalized', async () => {
+    const caller = await stack.newCaller('limits-bg');
+    await keys('limits', caller.name, '--tpm', '100000');
+    await roomInMinute(25_000);
+    const started = await create(caller.key, {
+      input: 'x'.repeat(400),
+      max_output_tokens: 1000,
+      background: true,
+      metadata: { emulator_duration_ms: '100' },
+    });
+    expect(started.status).toBe(200);
+    expect(started.headers.get('x-ratelimit-remaining-tokens')).toBe(String(100_000 - 1100));
+    let usage: { total_tokens: number } | undefined;
+    for (let i = 0; i < 100 && !usage; i++) {
+      await sleep(200);
+      const res = await fetch(`${stack.baseURL}/responses/${started.json.id}`, {
+        headers: { authorization: `Bearer ${caller.key}` },
+      });
+      const body = (await res.json()) as { status: string; usage?: { total_tokens: number } };
+      if (body.status === 'completed') usage = body.usage;
+    }
+    expect(usage?.total_tokens).toBeGreaterThan(0);
+    // Once the job is finalized (on this host's poller), the charge is its actual usage: the next create (1 token
+    // estimated for 'hi') sees exactly that.
+    const finalized = `"event":"job.finalized"`;
+    for (let i = 0; i < 100; i++) {
+      if (
+        stack
+          .hostLogs()
+          .split('\n')
+          .some((l) => l.includes(finalized) && l.includes(`key:${caller.name}`))
+      )
+        break;
+      await sleep(200);
+    }
+    const next = await create(caller.key, { input: 'hi' });
+    expect(next.headers.get('x-ratelimit-remaining-tokens')).toBe(String(100_000 - usage!.total_tokens - 1));
+  });
+
   it('carries the headers on a streamed answer too', async () => {
     const caller = await stack.newCaller('limits-stream');
     await keys('limits', caller.name, '--rpm', '5', '--tpm', '10000');
