@@ -264,7 +264,7 @@ var imageDeployment = {
 // `eventgrid-deadletter` holds Event Grid events for documents-blob that could not be delivered (infra/eventgrid.bicep).
 var deadLetterContainerName = 'eventgrid-deadletter'
 var containerNames = ['documents', 'summaries', 'images', 'responses', deadLetterContainerName]
-var tableNames = ['callers', 'ownership', 'jobs', 'webhooks', 'idempotency', 'documents']
+var tableNames = ['callers', 'ownership', 'jobs', 'webhooks', 'idempotency', 'documents', 'usage']
 
 resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
   name: !empty(resourceGroupName) ? resourceGroupName : 'rg-${environmentName}'

@@ -306,6 +306,18 @@ export const SETTINGS = {
     default: String(50 * 1024 * 1024),
     parse: int(1),
   },
+  appInsightsConnectionString: {
+    name: 'APPLICATIONINSIGHTS_CONNECTION_STRING',
+    description:
+      'Application Insights connection string; when set, token and request counts go there as custom metrics (README "Usage"). Unset: no metrics.',
+    parse: str,
+  },
+  appInsightsAuthentication: {
+    name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+    description:
+      '`ClientId=<managed identity client id>;Authorization=AAD`: metrics are sent with an Entra token of that identity (Bicep sets it; local auth is off on the resource).',
+    parse: str,
+  },
   summaryInstructions: {
     name: 'SUMMARY_INSTRUCTIONS',
     description: 'Instructions given to the summary deployment for each PDF.',

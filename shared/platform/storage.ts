@@ -13,6 +13,7 @@ export const TABLES = {
   webhooks: 'webhooks',
   idempotency: 'idempotency',
   documents: 'documents',
+  usage: 'usage',
 } as const;
 
 export const CONTAINERS = {

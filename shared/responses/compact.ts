@@ -2,12 +2,14 @@
 import type { Caller } from '../callers/auth';
 import { getOpenAI } from '../platform/clients';
 import { badRequest } from '../platform/errors';
+import type { Log } from '../platform/log';
+import { entryOf, recordUsage } from '../usage/ledger';
 import { openBodyIds, sealIds } from './ids';
 import { withDeployment } from './upstream';
 import { previousResponseId, resolveModel } from './validate';
 
 /** Compaction by input items or by `previous_response_id` (which must be the caller's). */
-export async function compact(caller: Caller, body: Record<string, unknown>): Promise<unknown> {
+export async function compact(caller: Caller, body: Record<string, unknown>, log: Log): Promise<unknown> {
   const model = resolveModel(body);
   const prev = previousResponseId(body);
   openBodyIds(caller, body);
@@ -18,10 +20,10 @@ export async function compact(caller: Caller, body: Record<string, unknown>): Pr
       'missing_required_parameter',
     );
   }
-  return sealIds(
-    caller,
-    await withDeployment(model, () => getOpenAI().responses.compact({ ...body, model })),
-  );
+  const compacted = await withDeployment(model, () => getOpenAI().responses.compact({ ...body, model }));
+  // Compaction runs the model: its tokens count like a response's.
+  recordUsage(entryOf({ ...compacted, status: 'completed' }, caller.id, model, 'compaction'), log);
+  return sealIds(caller, compacted);
 }
 
 /** Input token count of a would-be create (`POST /responses/input_tokens`). */

@@ -47,6 +47,9 @@ export class Runner {
   private readonly live = new Set<ResponseRecord>();
   private readonly waiters = new WeakMap<ResponseRecord, Array<() => void>>();
 
+  /** `onFinished`: told once per response when it stops for good (billing). */
+  constructor(private readonly onFinished?: (record: ResponseRecord) => void) {}
+
   start(record: ResponseRecord): void {
     this.live.add(record);
     record.startedAt = Date.now();
@@ -119,6 +122,7 @@ export class Runner {
     record.timer = undefined;
     record.finished = true;
     this.live.delete(record);
+    this.onFinished?.(record);
     for (const subscriber of record.subscribers) subscriber.end();
     record.subscribers.clear();
     for (const resolve of this.waiters.get(record) ?? []) resolve();
