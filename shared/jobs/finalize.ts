@@ -24,8 +24,7 @@ import { getConfig } from '../platform/config';
 import { isUpstreamError } from '../platform/errors';
 import { isNotFound } from '../platform/storage';
 import { sealForCaller } from '../platform/caller-ids';
-import { writeUsage } from '../usage/ledger';
-import { ledgerEntry } from './usage';
+import { recordJobUsage } from './usage';
 import { enqueueWebhookEvent } from '../webhooks/delivery';
 import { buildEvent, responseUrl, WEBHOOK_EVENT_TYPES, type WebhookEventType } from '../webhooks/events';
 import { expiryMessage, FINALIZE_LEASE_MS, moveDue } from './claim';
@@ -250,7 +249,7 @@ class Finalization {
       await storeImages(response);
     }
     // Part of step 1, so a crash re-runs it; the ledger's create-if-absent row counts the response once.
-    await writeUsage(ledgerEntry(this.job, this.status, response));
+    await recordJobUsage(this.job, this.status, response, this.clock());
     const written = await this.record('stored', hookPending || this.hasUploads);
     if (!written) {
       await this.store.due.removeAll(this.stale);

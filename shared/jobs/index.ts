@@ -11,6 +11,7 @@ export {
 } from './api';
 export { runPollerTick, type PollerTickOptions, type PollerTickStats } from './poller';
 export { registerJobFinalizer } from './finalizers';
+export { registerJobUsageTasks } from './usage';
 export type {
   FinalizerContext,
   FinalizerResult,

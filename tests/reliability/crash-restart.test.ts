@@ -16,11 +16,14 @@ import {
   SIZES,
   crashLines,
   finalizationsById,
+  ledgerRows,
   pool,
   raw,
   report,
   sleep,
   startReliabilityStack,
+  upstreamBills,
+  upstreamIdOf,
   waitForFinalized,
   type Caller,
   type ReliabilityStack,
@@ -213,6 +216,22 @@ describe('the host killed at random points', () => {
         else if (rows.has(id) && events[0]!.event.data.status !== rows.get(id)?.status)
           webhookProblems.push(`${id}: event ${events[0]!.event.data.status}, job ${rows.get(id)?.status}`);
       }
+      // The ledger: one row per job the service tracked (documents included), each exactly as the upstream
+      // billed it; nothing counted twice across kills and re-run finalizations.
+      const ledger = await ledgerRows(caller);
+      const bills = await upstreamBills(stack);
+      const tracked = new Set([...jobIds, ...docJobIds].map(upstreamIdOf));
+      const ledgerProblems: string[] = [];
+      for (const id of tracked) {
+        const row = ledger.get(id);
+        if (!row) ledgerProblems.push(`${id}: not in the ledger`);
+        else if (JSON.stringify(row) !== JSON.stringify(bills.get(id)))
+          ledgerProblems.push(
+            `${id}: ledger ${JSON.stringify(row)}, upstream ${JSON.stringify(bills.get(id))}`,
+          );
+      }
+      for (const id of ledger.keys())
+        if (!tracked.has(id)) ledgerProblems.push(`${id}: counted, never tracked`);
       const stats = await stack.emulatorStats();
       report('crash-restart', {
         seed,
@@ -235,6 +254,9 @@ describe('the host killed at random points', () => {
         deliveries: stack.deliveries.length,
         redelivered,
         upstreamCreates: stats.requests['POST /responses'],
+        ledgerRows: ledger.size,
+        // Created upstream by a host that died before it could track them: the caller got no id.
+        upstreamUnobserved: [...bills.keys()].filter((id) => !tracked.has(id)).length,
         waitedForJobs,
         seconds: (Date.now() - started) / 1000,
       });
@@ -255,6 +277,7 @@ describe('the host killed at random points', () => {
       expect([...docRows.values()].every((j) => j?.phase === 'finalized')).toBe(true);
       expect(docTwice).toEqual([]);
       expect(webhookProblems).toEqual([]);
+      expect(ledgerProblems).toEqual([]);
       expect(crashLines(stack.logs())).toEqual([]);
     },
   );
