@@ -318,6 +318,12 @@ export const SETTINGS = {
       '`ClientId=<managed identity client id>;Authorization=AAD`: metrics are sent with an Entra token of that identity (Bicep sets it; local auth is off on the resource).',
     parse: str,
   },
+  metricsExportIntervalMs: {
+    name: 'METRICS_EXPORT_INTERVAL_MS',
+    description: 'How often token metrics are sent to Application Insights (ms); also sent when the host stops.',
+    default: '60000',
+    parse: int(1000, 3_600_000),
+  },
   summaryInstructions: {
     name: 'SUMMARY_INSTRUCTIONS',
     description: 'Instructions given to the summary deployment for each PDF.',
