@@ -199,6 +199,10 @@ param webhookSchedule string = '0 * * * * *'
 @description('WEBHOOK_TIMEOUT_MS: timeout of one webhook delivery attempt, ms.')
 param webhookTimeoutMs int = 10000
 
+@description('METRICS_EXPORT_INTERVAL_MS: how often token metrics are sent to Application Insights, ms.')
+@minValue(1000)
+param metricsExportIntervalMs int = 60000
+
 @minValue(1)
 @maxValue(256)
 @description('WEBHOOK_CONCURRENCY: webhook deliveries in flight during one timer tick.')
@@ -379,6 +383,7 @@ module api 'app/api.bicep' = {
     publicBaseUrl: publicBaseUrl
     webhookSchedule: webhookSchedule
     webhookTimeoutMs: webhookTimeoutMs
+    metricsExportIntervalMs: metricsExportIntervalMs
     webhookConcurrency: webhookConcurrency
     webhookRetryWindowSeconds: webhookRetryWindowSeconds
     documentMaxBytes: documentMaxBytes
