@@ -320,7 +320,8 @@ export const SETTINGS = {
   },
   metricsExportIntervalMs: {
     name: 'METRICS_EXPORT_INTERVAL_MS',
-    description: 'How often token metrics are sent to Application Insights (ms); also sent when the host stops.',
+    description:
+      'How often token metrics are sent to Application Insights (ms); also sent when the host stops.',
     default: '60000',
     parse: int(1000, 3_600_000),
   },
