@@ -1,5 +1,5 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
-import { runPollerTick } from '../shared/jobs';
+import { registerJobUsageTasks, runPollerTick } from '../shared/jobs';
 
 /** Polls the background jobs that are due, finalizes the ones that ended. Work is idempotent: ticks may overlap. */
 export async function pollBackgroundTimer(_timer: Timer, context: InvocationContext): Promise<void> {
@@ -13,3 +13,6 @@ export async function pollBackgroundTimer(_timer: Timer, context: InvocationCont
 }
 
 app.timer('poll-background-timer', { schedule: '%POLL_SCHEDULE%', handler: pollBackgroundTimer });
+
+// The usage ledger's read-back of cancelled jobs runs as a due task, which the poller runs.
+registerJobUsageTasks();

@@ -199,6 +199,10 @@ param webhookSchedule string = '0 * * * * *'
 @description('WEBHOOK_TIMEOUT_MS: timeout of one webhook delivery attempt, ms.')
 param webhookTimeoutMs int = 10000
 
+@description('METRICS_EXPORT_INTERVAL_MS: how often token metrics are sent to Application Insights, ms.')
+@minValue(1000)
+param metricsExportIntervalMs int = 60000
+
 @minValue(1)
 @maxValue(256)
 @description('WEBHOOK_CONCURRENCY: webhook deliveries in flight during one timer tick.')
@@ -278,7 +282,7 @@ var imageDeployment = {
 // `eventgrid-deadletter` holds Event Grid events for documents-blob that could not be delivered (infra/eventgrid.bicep).
 var deadLetterContainerName = 'eventgrid-deadletter'
 var containerNames = ['documents', 'summaries', 'images', 'responses', deadLetterContainerName]
-var tableNames = ['callers', 'ownership', 'jobs', 'webhooks', 'idempotency', 'documents', 'limits']
+var tableNames = ['callers', 'ownership', 'jobs', 'webhooks', 'idempotency', 'documents', 'limits', 'usage']
 
 resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
   name: !empty(resourceGroupName) ? resourceGroupName : 'rg-${environmentName}'
@@ -395,6 +399,7 @@ module api 'app/api.bicep' = {
     publicBaseUrl: publicBaseUrl
     webhookSchedule: webhookSchedule
     webhookTimeoutMs: webhookTimeoutMs
+    metricsExportIntervalMs: metricsExportIntervalMs
     webhookConcurrency: webhookConcurrency
     webhookRetryWindowSeconds: webhookRetryWindowSeconds
     documentMaxBytes: documentMaxBytes

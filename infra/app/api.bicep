@@ -47,6 +47,7 @@ param jobMaxAgeSeconds int
 param publicBaseUrl string
 param webhookSchedule string
 param webhookTimeoutMs int
+param metricsExportIntervalMs int
 param webhookConcurrency int
 param webhookRetryWindowSeconds int
 param documentMaxBytes int
@@ -139,6 +140,7 @@ resource app 'Microsoft.Web/sites@2025-03-01' = {
 
       APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+      METRICS_EXPORT_INTERVAL_MS: string(metricsExportIntervalMs)
 
       // shared/platform/config.ts
       GATEWAY_MODE: 'azure'

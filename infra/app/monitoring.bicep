@@ -38,3 +38,20 @@ output applicationInsightsId string = applicationInsights.id
 // The connection string names the ingestion endpoint and the instrumentation key, which is an identifier, not a
 // secret; with local auth disabled it cannot be used to send telemetry without an Entra token.
 output connectionString string = applicationInsights.properties.ConnectionString
+
+// A workbook on the component: tokens per caller per hour, tokens and requests by caller and deployment, and 429s
+// by source (the gateway's limits or Azure OpenAI). Its queries are the ones in docs/usage-queries.md.
+resource usageWorkbook 'Microsoft.Insights/workbooks@2023-06-01' = {
+  name: guid(applicationInsights.id, 'usage-workbook')
+  location: location
+  tags: tags
+  kind: 'shared'
+  properties: {
+    displayName: 'Responses gateway: token usage and 429s'
+    category: 'workbook'
+    sourceId: applicationInsights.id
+    serializedData: loadTextContent('usage-workbook.json')
+  }
+}
+
+output usageWorkbookId string = usageWorkbook.id

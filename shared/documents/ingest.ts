@@ -11,6 +11,7 @@
  * in Azure OpenAI logs. Closing the window would need an idempotency key upstream, which the API does not have.
  */
 import type { Response, ResponseInputFile } from 'openai/resources/responses/responses';
+import { safetyIdentifier } from '../callers/safety';
 import { getOpenAI } from '../platform/clients';
 import { getConfig } from '../platform/config';
 import { fromUpstream, isUpstreamError } from '../platform/errors';
@@ -218,6 +219,8 @@ export async function processDocumentBlob(
             model: deployment,
             background: true,
             store: true,
+            // The summary's tokens are the uploader's (or the documents caller's): so is its abuse identity.
+            safety_identifier: safetyIdentifier(owner?.caller ?? STORAGE_CALLER),
             instructions: config.summaryInstructions,
             input: [
               {

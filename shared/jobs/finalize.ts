@@ -25,6 +25,7 @@ import { isUpstreamError } from '../platform/errors';
 import { isNotFound } from '../platform/storage';
 import { reservationFromExtra, settleTokens } from '../limits';
 import { sealForCaller } from '../platform/caller-ids';
+import { recordJobUsage } from './usage';
 import { enqueueWebhookEvent } from '../webhooks/delivery';
 import { buildEvent, responseUrl, WEBHOOK_EVENT_TYPES, type WebhookEventType } from '../webhooks/events';
 import { expiryMessage, FINALIZE_LEASE_MS, moveDue } from './claim';
@@ -248,6 +249,8 @@ class Finalization {
       await storeResponseJson(response);
       await storeImages(response);
     }
+    // Part of step 1, so a crash re-runs it; the ledger's create-if-absent row counts the response once.
+    await recordJobUsage(this.job, this.status, response, this.clock());
     const written = await this.record('stored', hookPending || this.hasUploads);
     if (!written) {
       await this.store.due.removeAll(this.stale);

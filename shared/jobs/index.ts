@@ -17,6 +17,7 @@ export {
   type UpstreamEventOutcome,
   type UpstreamEventResult,
 } from './upstream-events';
+export { registerJobUsageTasks } from './usage';
 export type {
   FinalizerContext,
   FinalizerResult,

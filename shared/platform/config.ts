@@ -4,102 +4,22 @@
  * The same names appear in `local.settings.sample.json`, the README's settings table and the Bicep app
  * settings (`infra/app/api.bicep`); `tests/infra` checks that Bicep sets every name listed in `SETTINGS`.
  */
-import { parseIdSealingKeys, type IdSealingKey } from './sealed-ids';
-import { parseWebhookSecret } from './webhook-secret';
+import {
+  ConfigError,
+  bool,
+  int,
+  list,
+  oneOf,
+  sealingKeys,
+  sharedIds,
+  str,
+  upstreamSecret,
+  url,
+  type Parser,
+  type SettingSpec,
+} from './config-parsers';
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
-
-type Parser<T> = (raw: string, name: string) => T;
-
-interface SettingSpec<T> {
-  /** App setting / environment variable name. */
-  readonly name: string;
-  /** One line for the README's settings table. */
-  readonly description: string;
-  /** Used when the setting is absent or empty. `undefined` with `required` means the service will not start. */
-  readonly default?: string;
-  readonly required?: boolean;
-  readonly parse: Parser<T>;
-}
-
-const str: Parser<string> = (raw) => raw;
-
-const int =
-  (min: number, max = Number.MAX_SAFE_INTEGER): Parser<number> =>
-  (raw, name) => {
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) {
-      throw new ConfigError(`Setting ${name} must be an integer between ${min} and ${max}; got "${raw}".`);
-    }
-    return value;
-  };
-
-const bool: Parser<boolean> = (raw, name) => {
-  const v = raw.trim().toLowerCase();
-  if (['true', '1', 'yes'].includes(v)) return true;
-  if (['false', '0', 'no'].includes(v)) return false;
-  throw new ConfigError(`Setting ${name} must be true or false; got "${raw}".`);
-};
-
-const url: Parser<string> = (raw, name) => {
-  let parsed: URL;
-  try {
-    parsed = new URL(raw);
-  } catch {
-    throw new ConfigError(
-      `Setting ${name} must be an absolute URL such as https://my-resource.openai.azure.com; got "${raw}".`,
-    );
-  }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-    throw new ConfigError(`Setting ${name} must be an http(s) URL; got "${raw}".`);
-  }
-  return raw.replace(/\/+$/, '');
-};
-
-const list: Parser<string[]> = (raw) =>
-  raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-
-const oneOf =
-  <T extends string>(...values: T[]): Parser<T> =>
-  (raw, name) => {
-    if (!(values as string[]).includes(raw)) {
-      throw new ConfigError(`Setting ${name} must be one of ${values.join(', ')}; got "${raw}".`);
-    }
-    return raw as T;
-  };
-
-/** A parser from another module, its errors reported as configuration errors. */
-const checked =
-  <T>(parse: Parser<T>): Parser<T> =>
-  (raw, name) => {
-    try {
-      return parse(raw, name);
-    } catch (e) {
-      throw new ConfigError((e as Error).message);
-    }
-  };
-
-const sealingKeys: Parser<IdSealingKey[]> = checked(parseIdSealingKeys);
-const upstreamSecret: Parser<string | undefined> = checked(parseWebhookSecret);
-
-const sharedIds: Parser<ReadonlySet<string>> = (raw, name) => {
-  const ids = new Set<string>();
-  for (const id of list(raw, name)) {
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/.test(id)) {
-      throw new ConfigError(
-        `Setting ${name}: '${id.slice(0, 40)}' is not an id (letters, digits, '_', '-', '.', ':'; at most 128 characters).`,
-      );
-    }
-    ids.add(id);
-  }
-  return ids;
-};
-
+export { ConfigError } from './config-parsers';
 /** Every setting the code reads. Keep the order: it is the order of the README table. */
 export const SETTINGS = {
   mode: {
@@ -338,6 +258,25 @@ export const SETTINGS = {
     description: 'PDFs larger than this (bytes) are rejected before any token is spent.',
     default: String(50 * 1024 * 1024),
     parse: int(1),
+  },
+  appInsightsConnectionString: {
+    name: 'APPLICATIONINSIGHTS_CONNECTION_STRING',
+    description:
+      'Application Insights connection string; when set, token and request counts go there as custom metrics (README "Usage"). Unset: no metrics.',
+    parse: str,
+  },
+  appInsightsAuthentication: {
+    name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+    description:
+      '`ClientId=<managed identity client id>;Authorization=AAD`: metrics are sent with an Entra token of that identity (Bicep sets it; local auth is off on the resource).',
+    parse: str,
+  },
+  metricsExportIntervalMs: {
+    name: 'METRICS_EXPORT_INTERVAL_MS',
+    description:
+      'How often token metrics are sent to Application Insights (ms); also sent when the host stops.',
+    default: '60000',
+    parse: int(1000, 3_600_000),
   },
   summaryInstructions: {
     name: 'SUMMARY_INSTRUCTIONS',

@@ -226,6 +226,11 @@ export function toApiError(err: unknown, context?: Log, deployment?: string): Ap
     apiError = new ApiError(500, 'The service had an unexpected error.', 'server_error', 'internal_error');
   }
   if (apiError.status >= 500) context?.warn(`answering ${apiError.status} ${apiError.code ?? ''}`);
+  // One line per 429 answered, saying whose limit it was: the usage workbook counts them by source.
+  if (apiError.status === 429) {
+    const source = isUpstreamError(err) ? 'upstream' : 'gateway';
+    context?.log(JSON.stringify({ event: 'http.429', source, type: apiError.type, code: apiError.code }));
+  }
   return apiError;
 }
 

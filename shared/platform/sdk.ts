@@ -20,6 +20,8 @@ import type * as Unpdf from 'unpdf';
 import type Busboy from 'busboy';
 import type * as IpAddr from 'ipaddr.js';
 import type * as StandardWebhooks from 'standardwebhooks';
+import type * as MonitorExporter from '@azure/monitor-opentelemetry-exporter';
+import type * as OtelMetrics from '@opentelemetry/sdk-metrics';
 import type * as Dns from 'node:dns';
 import type * as Http from 'node:http';
 import type * as Https from 'node:https';
@@ -38,6 +40,10 @@ export const pdfSdk = () => require('unpdf') as typeof Unpdf;
 export const busboySdk = () => require('busboy') as typeof Busboy;
 export const ipaddrSdk = () => require('ipaddr.js') as typeof IpAddr;
 export const standardWebhooksSdk = () => require('standardwebhooks') as typeof StandardWebhooks;
+// Token metrics (shared/usage/metrics.ts): only when Application Insights is configured, on the first response.
+export const monitorExporterSdk = () =>
+  require('@azure/monitor-opentelemetry-exporter') as typeof MonitorExporter;
+export const otelMetricsSdk = () => require('@opentelemetry/sdk-metrics') as typeof OtelMetrics;
 export const dnsModule = () => require('node:dns') as typeof Dns;
 export const httpModule = () => require('node:http') as typeof Http;
 export const httpsModule = () => require('node:https') as typeof Https;

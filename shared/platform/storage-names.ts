@@ -10,6 +10,8 @@ export interface StorageNames {
   webhooks: string;
   idempotency: string;
   callers: string;
+  /** The usage ledger: one row per upstream response (shared/usage/ledger.ts). */
+  usage: string;
   /** Container of the final response JSON of background jobs (`<id>.json`). */
   responses: string;
 }
@@ -19,6 +21,7 @@ const DEFAULTS: StorageNames = {
   webhooks: TABLES.webhooks,
   idempotency: TABLES.idempotency,
   callers: TABLES.callers,
+  usage: TABLES.usage,
   responses: CONTAINERS.responses,
 };
 

@@ -14,6 +14,7 @@ export const TABLES = {
   idempotency: 'idempotency',
   documents: 'documents',
   limits: 'limits',
+  usage: 'usage',
 } as const;
 
 export const CONTAINERS = {

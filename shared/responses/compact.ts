@@ -3,9 +3,10 @@ import type OpenAI from 'openai';
 import type { ResponseUsage } from 'openai/resources/responses/responses';
 import type { Caller } from '../callers/auth';
 import { admitCreate, settleTokens } from '../limits';
-import type { Log } from '../platform/log';
 import { getOpenAI } from '../platform/clients';
 import { badRequest } from '../platform/errors';
+import type { Log } from '../platform/log';
+import { entryOf, recordUsage } from '../usage/ledger';
 import { openBodyIds, sealIds } from './ids';
 import { withDeployment } from './upstream';
 import { previousResponseId, resolveModel } from './validate';
@@ -38,6 +39,8 @@ export async function compact(
     throw e;
   }
   settleTokens(reservation, (compacted as { usage?: ResponseUsage }).usage);
+  // Compaction runs the model: its tokens count like a response's.
+  recordUsage(entryOf({ ...compacted, status: 'completed' }, caller.id, model, 'compaction'), log);
   return { result: sealIds(caller, compacted), headers };
 }
 

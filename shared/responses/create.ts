@@ -21,12 +21,14 @@ import { trackBackgroundJob } from '../jobs/api';
 import { admitCreate, peekHeaders, reservationExtra, settleTokens, type Reservation } from '../limits';
 import { getOpenAI } from '../platform/clients';
 import { badRequest } from '../platform/errors';
+import { recordUsage } from '../usage/ledger';
 import { resolveWebhookTarget } from '../webhooks/registration';
 import { deleteUploadedFiles } from './documents-ref';
 import { sealIds } from './ids';
 import { prepareCreate, type PreparedCreate } from './prepare';
 import { readingAhead, relay } from './stream';
 import { isTerminalResponse, logResponse, upstreamCreate } from './upstream';
+import { usageOf, usageReadBack } from './usage';
 
 export interface CreateRequest {
   caller: Caller;
@@ -178,6 +180,9 @@ async function createOnce(run: CreateRun): Promise<Response> {
     await discard(run, response);
     throw e;
   }
+  // A background response still running is the job's to record, when it ends (shared/jobs/finalize.ts).
+  if (!prepared.fields.background || isTerminalResponse(response))
+    recordUsage(usageOf(cc.caller, prepared.fields.model, response, 'response'), cc.context);
   if (!prepared.fields.background) await settle(run, response);
   logResponse(cc.context, 'response.create', cc.caller, {
     id: response.id,
@@ -265,13 +270,18 @@ async function createStream(run: CreateRun): Promise<AsyncIterable<Uint8Array>> 
     if (event.type === 'response.created') adoptOnce(event.response).catch(() => undefined);
   });
   let settled = false;
+  let ended = false;
   return (async function* () {
     try {
       yield* relay(events, {
         onCreated: adoptOnce,
         onEnded: async (response) => {
-          // A background stream's job is settled at its finalization, like any background response.
-          if (!prepared.fields.background) settleTokens(run.reservation, response.usage);
+          ended = true;
+          // A background stream's job is settled and recorded at its finalization, like any background response.
+          if (!prepared.fields.background) {
+            settleTokens(run.reservation, response.usage);
+            recordUsage(usageOf(cc.caller, prepared.fields.model, response, 'stream'), cc.context);
+          }
           await settle(run, response);
           settled = true;
           logResponse(cc.context, 'response.create.stream', cc.caller, {
@@ -299,6 +309,9 @@ async function createStream(run: CreateRun): Promise<AsyncIterable<Uint8Array>> 
       // response is over all the same, so its temporary uploads go.
       if (!settled && !prepared.fields.background)
         await deleteUploadedFiles(prepared.uploadedFileIds, cc.context);
+      // No terminal event: what the response used is read back from upstream once it has stopped.
+      if (!ended && !prepared.fields.background && id && prepared.body.store !== false)
+        recordUsage(usageReadBack(cc.caller, prepared.fields.model, id), cc.context);
     }
   })();
 }

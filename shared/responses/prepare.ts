@@ -3,6 +3,7 @@
  * proved the caller's and opened (ids.ts), the image-generation header added, document references resolved.
  */
 import type { Caller } from '../callers/auth';
+import { safetyIdentifier } from '../callers/safety';
 import { getConfig } from '../platform/config';
 import { resolveDocumentRefs } from './documents-ref';
 import { openBodyIds } from './ids';
@@ -22,6 +23,9 @@ export async function prepareCreate(caller: Caller, body: Record<string, unknown
   body.model = fields.model;
   // Before document references are resolved: those are the service's own `documents/<name>` file ids.
   openBodyIds(caller, body);
+  // Azure's abuse monitoring tells services apart by this (the v1 API's successor of `user`). The gateway's
+  // value replaces one the caller sent: a caller cannot pose as another service or hide behind a blank.
+  body.safety_identifier = safetyIdentifier(caller);
   const headers: Record<string, string> = {};
   if (fields.tools.some((t) => t.type === 'image_generation')) {
     // Azure needs the image deployment named in a header (see the how-to's image generation section).

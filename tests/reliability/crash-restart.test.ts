@@ -16,11 +16,15 @@ import {
   SIZES,
   crashLines,
   finalizationsById,
+  ledgerRows,
   pool,
   raw,
+  readJobs,
   report,
   sleep,
   startReliabilityStack,
+  upstreamBills,
+  upstreamIdOf,
   waitForFinalized,
   type Caller,
   type ReliabilityStack,
@@ -213,6 +217,34 @@ describe('the host killed at random points', () => {
         else if (rows.has(id) && events[0]!.event.data.status !== rows.get(id)?.status)
           webhookProblems.push(`${id}: event ${events[0]!.event.data.status}, job ${rows.get(id)?.status}`);
       }
+      // The ledger: one row per job the service tracked (documents included), each exactly as the upstream
+      // billed it; nothing counted twice across kills and re-run finalizations.
+      const ledger = await ledgerRows(caller);
+      const bills = await upstreamBills(stack);
+      const tracked = new Set([...jobIds, ...docJobIds].map(upstreamIdOf));
+      const ledgerProblems: string[] = [];
+      for (const id of tracked) {
+        const row = ledger.get(id);
+        if (!row) ledgerProblems.push(`${id}: not in the ledger`);
+        else {
+          const { status: _status, ...billed } = bills.get(id) ?? { status: 'absent' };
+          if (JSON.stringify(row) !== JSON.stringify(billed))
+            ledgerProblems.push(`${id}: ledger ${JSON.stringify(row)}, upstream ${JSON.stringify(billed)}`);
+        }
+      }
+      // A row the caller holds no id for is a job whose create the host finished but died before answering: it
+      // ran and was billed, so it counts, as long as the service tracked it (its job row) and billed as upstream did.
+      const untracked = [...ledger.keys()].filter((id) => !tracked.has(id));
+      const untrackedJobs = await readJobs(untracked);
+      for (const id of untracked) {
+        const { status: _status, ...billed } = bills.get(id) ?? { status: 'absent' };
+        if (untrackedJobs.get(id)?.phase !== 'finalized')
+          ledgerProblems.push(`${id}: counted, no finalized job`);
+        else if (JSON.stringify(ledger.get(id)) !== JSON.stringify(billed))
+          ledgerProblems.push(
+            `${id}: ledger ${JSON.stringify(ledger.get(id))}, upstream ${JSON.stringify(billed)}`,
+          );
+      }
       const stats = await stack.emulatorStats();
       report('crash-restart', {
         seed,
@@ -235,6 +267,10 @@ describe('the host killed at random points', () => {
         deliveries: stack.deliveries.length,
         redelivered,
         upstreamCreates: stats.requests['POST /responses'],
+        ledgerRows: ledger.size,
+        ledgerRowsOfUnansweredCreates: untracked.length,
+        // Created upstream by a host that died before it could track them: the caller got no id.
+        upstreamUnobserved: [...bills.keys()].filter((id) => !tracked.has(id)).length,
         waitedForJobs,
         seconds: (Date.now() - started) / 1000,
       });
@@ -255,6 +291,7 @@ describe('the host killed at random points', () => {
       expect([...docRows.values()].every((j) => j?.phase === 'finalized')).toBe(true);
       expect(docTwice).toEqual([]);
       expect(webhookProblems).toEqual([]);
+      expect(ledgerProblems).toEqual([]);
       expect(crashLines(stack.logs())).toEqual([]);
     },
   );

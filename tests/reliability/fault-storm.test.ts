@@ -22,6 +22,8 @@ import {
   pool,
   raw,
   report,
+  settledUsage,
+  ledgerDifferences,
   sleep,
   sseEvents,
   startReliabilityStack,
@@ -220,6 +222,9 @@ describe('a storm of upstream faults', () => {
       (acc, j) => ((acc[j?.status ?? 'missing'] = (acc[j?.status ?? 'missing'] ?? 0) + 1), acc),
       {},
     );
+    // The usage ledger says what the upstream billed this caller, to the token: once per response, none lost.
+    const usage = await settledUsage(stack, caller, Math.floor(started / 1000) - 3600);
+    const usageDifferences = await ledgerDifferences(stack, caller);
     const stats = await stack.emulatorStats();
     report('fault-storm', {
       creates,
@@ -235,6 +240,8 @@ describe('a storm of upstream faults', () => {
       pollerTicks: ticks.length,
       maxTickMs: maxTick,
       upstreamRequests: stats.requests,
+      ledger: usage.ledger,
+      upstreamBilled: usage.upstream,
       stormSeconds,
       totalSeconds: (Date.now() - started) / 1000,
     });
@@ -256,6 +263,9 @@ describe('a storm of upstream faults', () => {
     expect(twice).toEqual([]);
     expect(webhookProblems).toEqual([]);
     expect(views).toEqual([]);
+    expect(usageDifferences).toEqual([]);
+    expect(usage.ledger).toEqual(usage.upstream);
+    expect(usage.ledger.requests).toBeGreaterThan(jobIds.length);
     expect(maxTick).toBeLessThanOrEqual(BUDGET_MS + BUDGET_SLACK_MS);
     expect(stack.hostAlive()).toBe(true);
     expect(crashLines(stack.logs())).toEqual([]);

@@ -24,6 +24,10 @@ import { openJobStore, readJob } from '../../shared/jobs/store';
 import type { JobEntity } from '../../shared/jobs/types';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openForCaller } from '../../shared/platform/caller-ids';
+import { safetyIdentifier } from '../../shared/callers/safety';
+import { table } from '../../shared/platform/storage';
+import { storageNames } from '../../shared/platform/storage-names';
+import { odata } from '../../shared/platform/sdk';
 
 export { sleep };
 
@@ -379,4 +383,147 @@ export async function pool(
 /** A one-line record of a suite's figures, printed so `docs/reliability.md` can quote runs. */
 export function report(suite: string, figures: Record<string, unknown>): void {
   process.stdout.write(`[reliability:${SCALE}] ${suite} ${JSON.stringify(figures)}\n`);
+}
+
+/** Token and request counts, as the ledger and the emulator's billing each add them up. */
+export interface UsageTotals {
+  requests: number;
+  input: number;
+  cached: number;
+  output: number;
+}
+
+/** What the emulator billed to `caller` (its safety identifier), responses still running left out. */
+export async function upstreamUsage(stack: ReliabilityStack, caller: Caller): Promise<UsageTotals> {
+  const url = `${stack.emulator.url}/_emulator/usage?safety_identifier=${safetyIdentifier({ id: caller.id })}`;
+  const res = await fetch(url, { headers: { 'api-key': EMULATOR_KEY } });
+  const { totals } = (await res.json()) as {
+    totals: { responses: number; input_tokens: number; cached_tokens: number; output_tokens: number };
+  };
+  return {
+    requests: totals.responses,
+    input: totals.input_tokens,
+    cached: totals.cached_tokens,
+    output: totals.output_tokens,
+  };
+}
+
+/** What the gateway's ledger says of `caller`, through its own `GET /api/v1/usage`. */
+export async function ledgerUsage(
+  stack: ReliabilityStack,
+  caller: Caller,
+  since: number,
+): Promise<UsageTotals> {
+  const res = await raw(`${stack.baseURL()}/usage?start_time=${since}&bucket_width=1h&limit=168`, {
+    headers: { authorization: `Bearer ${caller.key}` },
+  });
+  if (res.status !== 200) throw new Error(`GET /usage: ${res.status} ${res.text.slice(0, 300)}`);
+  const page = res.json as {
+    data: {
+      results: {
+        num_model_requests: number;
+        input_tokens: number;
+        input_cached_tokens: number;
+        output_tokens: number;
+      }[];
+    }[];
+  };
+  const t: UsageTotals = { requests: 0, input: 0, cached: 0, output: 0 };
+  for (const bucket of page.data)
+    for (const r of bucket.results) {
+      t.requests += r.num_model_requests;
+      t.input += r.input_tokens;
+      t.cached += r.input_cached_tokens;
+      t.output += r.output_tokens;
+    }
+  return t;
+}
+
+/**
+ * Waits until the ledger and the upstream's billing agree for `caller` (background writes and read-backs land
+ * within about a minute), then answers both: equal, or as they still differ at the deadline.
+ */
+export async function settledUsage(
+  stack: ReliabilityStack,
+  caller: Caller,
+  since: number,
+  timeoutMs = 90_000,
+): Promise<{ ledger: UsageTotals; upstream: UsageTotals }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [ledger, upstream] = await Promise.all([
+      ledgerUsage(stack, caller, since),
+      upstreamUsage(stack, caller),
+    ]);
+    const same = JSON.stringify(ledger) === JSON.stringify(upstream);
+    if (same || Date.now() > deadline) return { ledger, upstream };
+    await sleep(1000);
+  }
+}
+
+/** The caller's ledger rows by upstream response id (read from the table, every hour). */
+export async function ledgerRows(
+  caller: Caller,
+): Promise<Map<string, { input: number; cached: number; output: number; requests: number }>> {
+  const prefix = `${encodeURIComponent(caller.id)}|`;
+  const rows = new Map<string, { input: number; cached: number; output: number; requests: number }>();
+  const entities = (await table(storageNames().usage)).listEntities<Record<string, number | string>>({
+    queryOptions: { filter: odata`PartitionKey ge ${prefix} and PartitionKey lt ${`${prefix}~`}` },
+  });
+  for await (const e of entities) {
+    rows.set(String(e.rowKey), {
+      input: Number(e.inputTokens),
+      cached: Number(e.cachedInputTokens),
+      output: Number(e.outputTokens),
+      requests: Number(e.requests),
+    });
+  }
+  return rows;
+}
+
+/** The emulator's billing, response by response (only `caller`'s, by its safety identifier, when given). */
+export async function upstreamBills(
+  stack: ReliabilityStack,
+  caller?: Caller,
+): Promise<Map<string, { input: number; cached: number; output: number; requests: number; status: string }>> {
+  const only = caller ? `?safety_identifier=${safetyIdentifier({ id: caller.id })}` : '';
+  const res = await fetch(`${stack.emulator.url}/_emulator/usage${only}`, {
+    headers: { 'api-key': EMULATOR_KEY },
+  });
+  const { responses } = (await res.json()) as {
+    responses: {
+      id: string;
+      status: string;
+      input_tokens: number;
+      cached_tokens: number;
+      output_tokens: number;
+    }[];
+  };
+  return new Map(
+    responses.map((r) => [
+      r.id,
+      {
+        input: r.input_tokens,
+        cached: r.cached_tokens,
+        output: r.output_tokens,
+        requests: 1,
+        status: r.status,
+      },
+    ]),
+  );
+}
+
+/** Responses on which the ledger and the upstream's billing of `caller` disagree, one line each. */
+export async function ledgerDifferences(stack: ReliabilityStack, caller: Caller): Promise<string[]> {
+  const [ledger, bills] = await Promise.all([ledgerRows(caller), upstreamBills(stack, caller)]);
+  const problems: string[] = [];
+  for (const [id, row] of ledger) {
+    const bill = bills.get(id);
+    const { status, ...billed } = bill ?? { status: 'absent' };
+    if (!bill || JSON.stringify(row) !== JSON.stringify(billed))
+      problems.push(`${id}: ledger ${JSON.stringify(row)}, upstream ${status} ${JSON.stringify(billed)}`);
+  }
+  for (const [id, bill] of bills)
+    if (!ledger.has(id)) problems.push(`${id}: billed ${JSON.stringify(bill)}, not counted`);
+  return problems;
 }

@@ -24,6 +24,21 @@ export interface EmulatorState {
   log: RequestLog;
   /** Event streams whose client hung up before the stream ended (how the service's upstream aborts show). */
   streamDisconnects: number;
+  /** What each response and compaction was billed once it stopped, for `GET /_emulator/usage`. */
+  billed: Map<string, BilledResponse>;
+}
+
+/** One response's (or compaction's) usage as the emulator bills it: the usage it reported when it stopped. */
+export interface BilledResponse {
+  id: string;
+  kind: 'response' | 'compaction';
+  model: string;
+  status: string;
+  safety_identifier: string | null;
+  input_tokens: number;
+  cached_tokens: number;
+  output_tokens: number;
+  reasoning_tokens: number;
 }
 
 /** One request being answered. */

@@ -43,12 +43,18 @@ function usageSoFar(record: ResponseRecord): ResponseUsage {
  * Plays each response's planned events over time: updates what GET shows, feeds live SSE subscribers, and
  * keeps the emitted events so a stream can be resumed with `starting_after`.
  */
+export interface RunnerHooks {
+  /** Told once per response when it stops for good, whatever the reason (billing). */
+  onFinished?: (record: ResponseRecord) => void;
+  /** A background response reached its own end (not a delete or shutdown); webhooks.ts. */
+  onBackgroundEnd?: (record: ResponseRecord) => void;
+}
+
 export class Runner {
   private readonly live = new Set<ResponseRecord>();
   private readonly waiters = new WeakMap<ResponseRecord, Array<() => void>>();
 
-  /** `onBackgroundEnd`: a background response reached its end (not a delete or shutdown); webhooks.ts. */
-  constructor(private readonly onBackgroundEnd: (record: ResponseRecord) => void = () => undefined) {}
+  constructor(private readonly hooks: RunnerHooks = {}) {}
 
   start(record: ResponseRecord): void {
     this.live.add(record);
@@ -123,11 +129,12 @@ export class Runner {
     record.timer = undefined;
     record.finished = true;
     this.live.delete(record);
+    this.hooks.onFinished?.(record);
     for (const subscriber of record.subscribers) subscriber.end();
     record.subscribers.clear();
     for (const resolve of this.waiters.get(record) ?? []) resolve();
     this.waiters.delete(record);
-    if (ended && record.background) this.onBackgroundEnd(record);
+    if (ended && record.background) this.hooks.onBackgroundEnd?.(record);
   }
 
   private pump(record: ResponseRecord): void {

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { EmulatorState, RequestContext } from './context';
+import { billOf } from './billing';
+import type { BilledResponse, EmulatorState, RequestContext } from './context';
 import { EmulatorError, methodNotAllowed, routeNotFound, unauthorized } from './errors';
 import { FaultRegistry, type Fault } from './faults';
 import { controlRoutes } from './handlers/control';
@@ -113,17 +114,23 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     delayMs: opts.webhookDelayMs,
     duplicates: opts.webhookDuplicates,
   });
+  const billed = new Map<string, BilledResponse>();
   const state: EmulatorState = {
     options: opts,
     responses: new ResponseStore(opts.maxResponses, opts.maxStoredBytes),
     files: new FileStore(opts.maxTotalFileBytes),
-    runner: new Runner((record) => webhooks.responseEnded(record.id, record.snapshot.status)),
+    runner: new Runner({
+      // Billing is recorded before the webhook goes out, so a receiver that reads usage finds it.
+      onFinished: (record) => billed.set(record.id, billOf(record.snapshot, 'response')),
+      onBackgroundEnd: (record) => webhooks.responseEnded(record.id, record.snapshot.status),
+    }),
     webhooks,
     faults: new FaultRegistry(),
     sealer: new Sealer(opts.apiKey),
     requests: new Map(),
     log: new RequestLog(opts.maxLoggedRequests),
     streamDisconnects: 0,
+    billed,
   };
   const api = new Router([...responseRoutes, ...fileRoutes, ...modelRoutes]);
   const control = new Router(controlRoutes);

@@ -76,6 +76,7 @@ export async function startJobsEnv(
     webhooks: `webhooks${suffix}`,
     idempotency: `idem${suffix}`,
     callers: 'callers',
+    usage: `usage${suffix}`,
     responses: `responses-${suffix}`,
   };
   useStorageNamesForTests(names);

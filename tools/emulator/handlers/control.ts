@@ -114,11 +114,33 @@ const resetStats: Handler = (ctx) => {
   return Promise.resolve();
 };
 
+/**
+ * `GET /_emulator/usage[?safety_identifier=]`: what each response and compaction was billed once it stopped
+ * (tools/emulator/billing.ts), with totals. Responses still running are not in it yet.
+ */
+const getUsage: Handler = (ctx) => {
+  const only = ctx.url.searchParams.get('safety_identifier');
+  const responses = [...ctx.state.billed.values()].filter(
+    (b) => only === null || b.safety_identifier === only,
+  );
+  const totals = { responses: 0, input_tokens: 0, cached_tokens: 0, output_tokens: 0, reasoning_tokens: 0 };
+  for (const b of responses) {
+    totals.responses++;
+    totals.input_tokens += b.input_tokens;
+    totals.cached_tokens += b.cached_tokens;
+    totals.output_tokens += b.output_tokens;
+    totals.reasoning_tokens += b.reasoning_tokens;
+  }
+  sendJson(ctx.res, 200, { responses, totals });
+  return Promise.resolve();
+};
+
 export const controlRoutes: Array<{ method: string; template: string; handler: Handler }> = [
   { method: 'POST', template: '/faults', handler: addFault },
   { method: 'GET', template: '/faults', handler: listFaults },
   { method: 'DELETE', template: '/faults', handler: clearFaults },
   { method: 'GET', template: '/stats', handler: getStats },
+  { method: 'GET', template: '/usage', handler: getUsage },
   { method: 'POST', template: '/stats/reset', handler: resetStats },
   { method: 'GET', template: '/requests', handler: listRequests },
   { method: 'DELETE', template: '/requests', handler: clearRequests },

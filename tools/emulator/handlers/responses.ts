@@ -8,6 +8,7 @@ import type {
 import type { InputTokenCountResponse } from 'openai/resources/responses/input-tokens';
 import { requireDeployment, type EmulatorState, type Handler, type RequestContext } from '../context';
 import { badRequest, notFound, promptFiltered } from '../errors';
+import { billOf } from '../billing';
 import { filterCompletion, promptHasFilterMarker } from '../content-filter';
 import { failMidway, planEvents } from '../events';
 import { compactionItem } from '../generators/compaction';
@@ -420,6 +421,7 @@ const compact: Handler = async (ctx) => {
       total_tokens: inputTokens + outputTokens,
     },
   };
+  state.billed.set(answer.id, billOf({ ...answer, model: String(body.model) }, 'compaction'));
   sendJson(ctx.res, 200, answer);
 };
 
