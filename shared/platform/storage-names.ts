@@ -3,7 +3,7 @@
  * (`TABLES`, `CONTAINERS`); integration tests point them at tables of their own so parallel test files never
  * share rows.
  */
-import { CONTAINERS, TABLES } from './storage';
+import { CONTAINERS, QUEUES, TABLES } from './storage';
 
 export interface StorageNames {
   jobs: string;
@@ -12,6 +12,8 @@ export interface StorageNames {
   callers: string;
   /** Container of the final response JSON of background jobs (`<id>.json`). */
   responses: string;
+  /** Queue of claimed polls (the queue trigger's binding names the app's own). */
+  pollQueue: string;
 }
 
 const DEFAULTS: StorageNames = {
@@ -20,6 +22,7 @@ const DEFAULTS: StorageNames = {
   idempotency: TABLES.idempotency,
   callers: TABLES.callers,
   responses: CONTAINERS.responses,
+  pollQueue: QUEUES.pollWork,
 };
 
 let current: StorageNames = { ...DEFAULTS };
