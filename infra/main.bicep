@@ -185,6 +185,11 @@ param pollConcurrency int = 16
 param pollTickBudgetMs int = 20000
 
 @minValue(1)
+@maxValue(64)
+@description('DUE_INDEX_PARTITIONS: table partitions the due index is spread over (about 2,000 entities/s each).')
+param dueIndexPartitions int = 4
+
+@minValue(1)
 @description('JOB_MAX_AGE_SECONDS: a background job running longer is expired and cancelled.')
 param jobMaxAgeSeconds int = 86400
 
@@ -265,6 +270,8 @@ var imageDeployment = {
 var deadLetterContainerName = 'eventgrid-deadletter'
 var containerNames = ['documents', 'summaries', 'images', 'responses', deadLetterContainerName]
 var tableNames = ['callers', 'ownership', 'jobs', 'webhooks', 'idempotency', 'documents']
+// The poll queue (the poller timer sends, the queue trigger polls) and the host's poison queue for it.
+var queueNames = ['poll-work', 'poll-work-poison']
 
 resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
   name: !empty(resourceGroupName) ? resourceGroupName : 'rg-${environmentName}'
@@ -293,6 +300,7 @@ module storage 'app/storage.bicep' = {
     deploymentContainerName: 'app-package'
     containerNames: containerNames
     tableNames: tableNames
+    queueNames: queueNames
   }
 }
 
@@ -375,6 +383,7 @@ module api 'app/api.bicep' = {
     pollMaxDelayMs: pollMaxDelayMs
     pollConcurrency: pollConcurrency
     pollTickBudgetMs: pollTickBudgetMs
+    dueIndexPartitions: dueIndexPartitions
     jobMaxAgeSeconds: jobMaxAgeSeconds
     publicBaseUrl: publicBaseUrl
     webhookSchedule: webhookSchedule
