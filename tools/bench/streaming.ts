@@ -162,13 +162,10 @@ export async function runStreaming(opts: StreamingOptions): Promise<StreamingRes
         (event) => {
           if (event.sequence_number === 0 && event.response) {
             const upstreamId = openForCaller(opts.serviceCallerId, event.response.id) ?? event.response.id;
-            twin = readSse(
-              `${opts.emulatorBase}/responses/${upstreamId}?stream=true&starting_after=0`,
-              {
-                method: 'GET',
-                headers: { 'api-key': 'emulator-key' },
-              },
-            );
+            twin = readSse(`${opts.emulatorBase}/responses/${upstreamId}?stream=true&starting_after=0`, {
+              method: 'GET',
+              headers: { 'api-key': 'emulator-key' },
+            });
           }
         },
       );
