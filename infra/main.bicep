@@ -177,7 +177,7 @@ param pollMaxDelayMs int = 30000
 
 @minValue(1)
 @maxValue(256)
-@description('POLL_CONCURRENCY: upstream polls in flight during one timer tick.')
+@description('POLL_CONCURRENCY: jobs one timer tick claims at once (the queue trigger polls them).')
 param pollConcurrency int = 16
 
 @minValue(100)

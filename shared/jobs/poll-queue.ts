@@ -4,7 +4,7 @@
  *
  * Messages are JSON, base64-encoded as the Functions queue trigger expects by default (`messageEncoding`). A
  * message whose work throws is retried by the host up to `maxDequeueCount` (host.json) and then moved to the
- * `<queue>-poison` queue, the record of poison messages (see docs/operations.md). Its job is not lost: the due
+ * `<queue>-poison` queue, the record of poison messages (README, "Background responses"). Its job is not lost: the due
  * row the claim left comes due again and a later tick claims it afresh.
  */
 import { queue } from '../platform/storage';

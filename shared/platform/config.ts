@@ -267,7 +267,8 @@ export const SETTINGS = {
   },
   pollConcurrency: {
     name: 'POLL_CONCURRENCY',
-    description: 'Upstream polls in flight at once during one timer tick.',
+    description:
+      'Jobs one timer tick claims at once (each claim is storage calls, then a queue message; the queue trigger polls). Where a tick polls itself (tests, tools), the upstream polls in flight.',
     default: '16',
     parse: int(1, 256),
   },
