@@ -211,6 +211,8 @@ export function appSettings(connectionString: string, emulatorUrl: string): Reco
     // traffic to the overhead scenarios; schedule them once a year (Jan 1st, 00:00:00).
     POLL_SCHEDULE: '0 0 0 1 1 *',
     WEBHOOK_SCHEDULE: '0 0 0 1 1 *',
+    // Nor may it take poll-queue messages of the hosts the scaled-out poller scenario starts.
+    'AzureWebJobs.poll-background-queue.Disabled': 'true',
     PUBLIC_BASE_URL: 'http://127.0.0.1:7071',
   };
 }

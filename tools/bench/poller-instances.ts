@@ -37,6 +37,7 @@ export interface PollerInstancesResult {
 }
 
 const SETTINGS = {
+  'AzureWebJobs.poll-background-queue.Disabled': 'false',
   POLL_SCHEDULE: '*/5 * * * * *',
   POLL_INITIAL_DELAY_MS: '1000',
   POLL_MAX_DELAY_MS: '30000',

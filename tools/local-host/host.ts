@@ -165,8 +165,12 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
   }
 
   const functions = [...registry.functions.values()];
+  // `AzureWebJobs.<name>.Disabled=true` turns a function off, as the host's app setting does: its trigger does
+  // not fire (an HTTP route answers 404). It stays listed, marked disabled.
+  const disabled = (f: RegisteredFunction) =>
+    /^(true|1)$/i.test(process.env[`AzureWebJobs.${f.metadata.name}.Disabled`] ?? '');
   const byType = (re: RegExp): RegisteredFunction[] =>
-    functions.filter((f) => re.test(String(triggerOf(f).binding.type)));
+    functions.filter((f) => !disabled(f) && re.test(String(triggerOf(f).binding.type)));
   const httpFunctions = byType(/^httpTrigger$/i);
   const timerFunctions = byType(/^timerTrigger$/i);
   const blobFunctions = byType(/^blobTrigger$/i);
@@ -376,7 +380,9 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     const { binding } = triggerOf(fn);
     const type = String(binding.type);
     const name = fn.metadata.name;
-    if (/^httpTrigger$/i.test(type)) {
+    if (disabled(fn)) {
+      logger.host('information', `  ${name}: ${type} (disabled by AzureWebJobs.${name}.Disabled)`);
+    } else if (/^httpTrigger$/i.test(type)) {
       const methods = Array.isArray(binding.methods) ? (binding.methods as string[]).join(',') : 'ALL';
       const template = typeof binding.route === 'string' ? binding.route : name;
       logger.host('information', `  ${name}: [${methods}] ${url}${displayRoute(prefix, template)}`);
