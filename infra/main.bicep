@@ -177,12 +177,17 @@ param pollMaxDelayMs int = 30000
 
 @minValue(1)
 @maxValue(256)
-@description('POLL_CONCURRENCY: upstream polls in flight during one timer tick.')
+@description('POLL_CONCURRENCY: jobs one timer tick claims at once (the queue trigger polls them).')
 param pollConcurrency int = 16
 
 @minValue(100)
 @description('POLL_TICK_BUDGET_MS: a timer tick takes no new work after this many ms.')
 param pollTickBudgetMs int = 20000
+
+@minValue(1)
+@maxValue(64)
+@description('DUE_INDEX_PARTITIONS: table partitions the due index is spread over (about 2,000 entities/s each).')
+param dueIndexPartitions int = 4
 
 @minValue(1)
 @description('JOB_MAX_AGE_SECONDS: a background job running longer is expired and cancelled.')
@@ -283,6 +288,8 @@ var imageDeployment = {
 var deadLetterContainerName = 'eventgrid-deadletter'
 var containerNames = ['documents', 'summaries', 'images', 'responses', deadLetterContainerName]
 var tableNames = ['callers', 'ownership', 'jobs', 'webhooks', 'idempotency', 'documents', 'limits', 'usage']
+// The poll queue (the poller timer sends, the queue trigger polls) and the host's poison queue for it.
+var queueNames = ['poll-work', 'poll-work-poison']
 
 resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
   name: !empty(resourceGroupName) ? resourceGroupName : 'rg-${environmentName}'
@@ -311,6 +318,7 @@ module storage 'app/storage.bicep' = {
     deploymentContainerName: 'app-package'
     containerNames: containerNames
     tableNames: tableNames
+    queueNames: queueNames
   }
 }
 
@@ -395,6 +403,7 @@ module api 'app/api.bicep' = {
     pollMaxDelayMs: pollMaxDelayMs
     pollConcurrency: pollConcurrency
     pollTickBudgetMs: pollTickBudgetMs
+    dueIndexPartitions: dueIndexPartitions
     jobMaxAgeSeconds: jobMaxAgeSeconds
     publicBaseUrl: publicBaseUrl
     webhookSchedule: webhookSchedule

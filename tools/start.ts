@@ -5,11 +5,18 @@
  * git-ignored `.azurite/`), the Responses API emulator (unless AZURE_OPENAI_ENDPOINT points at a real
  * resource), and the function app under the local host, which also watches Azurite for blob uploads.
  * Prints the base URL, a key for the `local` caller and a first call. Ctrl-C stops everything it started.
+ *
+ * `npm start -- --instances N` starts N hosts on consecutive ports from 7071 (PORT), sharing the one Azurite
+ * and the one emulator, to try scale-out on one machine: every host serves every route, and every host runs the
+ * poll queue's trigger, so polling spreads over them. Every host also fires the timers (Azure runs a timer on one
+ * instance at a time; here the ticks overlap, which their claims make safe: the loser of a claim skips the job).
+ * Only the first host watches Azurite for blob uploads (one watcher, one state file).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { applyLocalSettings, readLocalSettings, repoRoot } from './settings';
 import { callerForKey, createKey } from '../shared/callers/keys';
 import { generateIdSealingKeyEntry } from '../shared/platform/sealed-ids';
@@ -138,7 +145,17 @@ async function localCallerKey(): Promise<string> {
   return key;
 }
 
+function instancesArg(): number {
+  const { values } = parseArgs({ options: { instances: { type: 'string', default: '1' } }, strict: true });
+  const n = Number(values.instances);
+  if (!Number.isInteger(n) || n < 1 || n > 16) {
+    throw new Error(`--instances must be a whole number from 1 to 16; got "${values.instances}".`);
+  }
+  return n;
+}
+
 async function main(): Promise<void> {
+  const instances = instancesArg();
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
   ensureLocalSettings();
@@ -155,24 +172,40 @@ async function main(): Promise<void> {
   }
   const key = await localCallerKey();
 
-  run('host', [
-    join(repoRoot, 'dist', 'tools', 'local-host', 'cli.js'),
-    '--port',
-    String(HOST_PORT),
-    '--watch-blobs',
-  ]);
-  const base = `http://127.0.0.1:${HOST_PORT}`;
-  await waitFor('The function app', async () => {
-    try {
-      return (await fetch(`${base}/api/health`)).status === 200;
-    } catch {
-      return false;
-    }
-  });
+  const bases: string[] = [];
+  for (let i = 0; i < instances; i++) {
+    const port = HOST_PORT + i;
+    run(instances === 1 ? 'host' : `host${i + 1}`, [
+      join(repoRoot, 'dist', 'tools', 'local-host', 'cli.js'),
+      '--port',
+      String(port),
+      ...(i === 0 ? ['--watch-blobs'] : []),
+    ]);
+    bases.push(`http://127.0.0.1:${port}`);
+  }
+  await Promise.all(
+    bases.map((url) =>
+      waitFor(`The function app on ${url}`, async () => {
+        try {
+          return (await fetch(`${url}/api/health`)).status === 200;
+        } catch {
+          return false;
+        }
+      }),
+    ),
+  );
+  const base = bases[0]!;
+  const others =
+    bases.length > 1
+      ? `\n  Same app, same storage (${bases.length} hosts): ${bases
+          .slice(1)
+          .map((b) => `${b}/api/v1`)
+          .join(', ')}`
+      : '';
 
   console.log(`
 responses-gateway is running.
-  Base URL (OpenAI-compatible):  ${base}/api/v1
+  Base URL (OpenAI-compatible):  ${base}/api/v1${others}
   Health:                        ${base}/api/health
   Key of the 'local' caller:     ${key}
 

@@ -43,6 +43,7 @@ param pollInitialDelayMs int
 param pollMaxDelayMs int
 param pollConcurrency int
 param pollTickBudgetMs int
+param dueIndexPartitions int
 param jobMaxAgeSeconds int
 param publicBaseUrl string
 param webhookSchedule string
@@ -131,7 +132,8 @@ resource app 'Microsoft.Web/sites@2025-03-01' = {
   resource appSettings 'config' = {
     name: 'appsettings'
     properties: {
-      // Functions host storage, identity-based. The blob trigger (Event Grid source) also uses queues.
+      // Functions host storage, identity-based. The poll queue's trigger and the blob trigger (Event Grid source)
+      // use the queue endpoint.
       AzureWebJobsStorage__credential: 'managedidentity'
       AzureWebJobsStorage__clientId: identityClientId
       AzureWebJobsStorage__blobServiceUri: blobEndpoint
@@ -163,6 +165,7 @@ resource app 'Microsoft.Web/sites@2025-03-01' = {
       POLL_MAX_DELAY_MS: string(pollMaxDelayMs)
       POLL_CONCURRENCY: string(pollConcurrency)
       POLL_TICK_BUDGET_MS: string(pollTickBudgetMs)
+      DUE_INDEX_PARTITIONS: string(dueIndexPartitions)
       JOB_MAX_AGE_SECONDS: string(jobMaxAgeSeconds)
       PUBLIC_BASE_URL: empty(publicBaseUrl) ? 'https://${app.properties.defaultHostName}' : publicBaseUrl
       WEBHOOK_SCHEDULE: webhookSchedule

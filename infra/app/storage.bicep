@@ -14,6 +14,9 @@ param containerNames string[]
 @description('Tables the app uses (shared/platform/storage.ts TABLES).')
 param tableNames string[]
 
+@description('Queues the app uses (shared/platform/storage.ts QUEUES), with the poison queues the Functions host moves failing messages to.')
+param queueNames string[]
+
 @allowed(['Standard_LRS', 'Standard_ZRS', 'Standard_GRS', 'Standard_RAGRS', 'Standard_GZRS', 'Standard_RAGZRS'])
 param skuName string = 'Standard_LRS'
 
@@ -50,6 +53,16 @@ resource storage 'Microsoft.Storage/storageAccounts@2025-06-01' = {
       for container in containerNames: {
         name: container
         properties: { publicAccess: 'None' }
+      }
+    ]
+  }
+
+  resource queueServices 'queueServices' = {
+    name: 'default'
+
+    resource queues 'queues' = [
+      for queue in queueNames: {
+        name: queue
       }
     ]
   }

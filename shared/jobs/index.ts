@@ -10,6 +10,8 @@ export {
   type ListJobsOptions,
 } from './api';
 export { runPollerTick, type PollerTickOptions, type PollerTickStats } from './poller';
+export { runPollMessage, sendPollWork, type PollMessage } from './poll-queue';
+export type { PollStats, PollWork } from './poll-work';
 export { registerJobFinalizer } from './finalizers';
 export {
   handleUpstreamWebhook,

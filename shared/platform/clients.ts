@@ -5,15 +5,17 @@
 import type { TokenCredential } from '@azure/identity';
 import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import type { TableClient } from '@azure/data-tables';
+import type { QueueClient } from '@azure/storage-queue';
 import type OpenAI from 'openai';
 import { getConfig } from './config';
-import { blobSdk, identitySdk, openaiSdk, tablesSdk } from './sdk';
+import { blobSdk, identitySdk, openaiSdk, queueSdk, tablesSdk } from './sdk';
 
 let credential: TokenCredential | undefined;
 let openai: OpenAI | undefined;
 let blobService: BlobServiceClient | undefined;
 const tables = new Map<string, TableClient>();
 const containers = new Map<string, ContainerClient>();
+const queues = new Map<string, QueueClient>();
 
 /** The managed identity (AZURE_CLIENT_ID selects a user-assigned one); falls back to developer logins locally. */
 export function getCredential(): TokenCredential {
@@ -83,6 +85,21 @@ export function getTable(name: string): TableClient {
   return client;
 }
 
+/** A queue client: identity-based (`AzureWebJobsStorage__queueServiceUri`) in Azure, connection string locally. */
+export function getQueue(name: string): QueueClient {
+  let client = queues.get(name);
+  if (!client) {
+    const { storage } = getConfig();
+    const { QueueClient, QueueServiceClient } = queueSdk();
+    client =
+      storage.kind === 'connectionString'
+        ? new QueueClient(storage.connectionString, name)
+        : new QueueServiceClient(storage.queueServiceUri, getCredential()).getQueueClient(name);
+    queues.set(name, client);
+  }
+  return client;
+}
+
 /** Forget every client (tests that switch storage accounts or endpoints between runs). */
 export function resetClientsForTests(): void {
   credential = undefined;
@@ -90,4 +107,5 @@ export function resetClientsForTests(): void {
   blobService = undefined;
   tables.clear();
   containers.clear();
+  queues.clear();
 }

@@ -45,6 +45,12 @@ export const SETTINGS = {
     description: 'Identity-based storage: the table endpoint (used when `AzureWebJobsStorage` is unset).',
     parse: url,
   },
+  storageQueueServiceUri: {
+    name: 'AzureWebJobsStorage__queueServiceUri',
+    description:
+      'Identity-based storage: the queue endpoint (used when `AzureWebJobsStorage` is unset; the poll queue and its trigger use it).',
+    parse: url,
+  },
   openaiEndpoint: {
     name: 'AZURE_OPENAI_ENDPOINT',
     description:
@@ -166,6 +172,13 @@ export const SETTINGS = {
     default: '*/5 * * * * *',
     parse: str,
   },
+  dueIndexPartitions: {
+    name: 'DUE_INDEX_PARTITIONS',
+    description:
+      'Table partitions the due index (jobs, webhook deliveries, due tasks) is spread over; every tick queries each. Azure serves about 2,000 entities/s per partition; 4 leaves room for about four times the 10,000-job peak of one partition. Raise it freely; rows in partitions above a lowered value are no longer scanned (see docs/scale.md).',
+    default: '4',
+    parse: int(1, 64),
+  },
   pollInitialDelayMs: {
     name: 'POLL_INITIAL_DELAY_MS',
     description: 'First delay between upstream polls of a background job, in ms; it doubles up to the cap.',
@@ -180,7 +193,8 @@ export const SETTINGS = {
   },
   pollConcurrency: {
     name: 'POLL_CONCURRENCY',
-    description: 'Upstream polls in flight at once during one timer tick.',
+    description:
+      'Jobs one timer tick claims at once (each claim is storage calls, then a queue message; the queue trigger polls). Where a tick polls itself (tests, tools), the upstream polls in flight.',
     default: '16',
     parse: int(1, 256),
   },
@@ -301,7 +315,7 @@ export type Config = Omit<{ [K in Key]: Resolved<K> }, 'allowedDeployments'> & {
 
 export type StorageConfig =
   | { kind: 'connectionString'; connectionString: string }
-  | { kind: 'identity'; blobServiceUri: string; tableServiceUri: string };
+  | { kind: 'identity'; blobServiceUri: string; tableServiceUri: string; queueServiceUri: string };
 
 /** Reads and validates every setting from `env`. Throws a ConfigError naming the first bad or missing setting. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -321,15 +335,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   let storage: StorageConfig;
   if (config.storageConnection) {
     storage = { kind: 'connectionString', connectionString: config.storageConnection };
-  } else if (config.storageBlobServiceUri && config.storageTableServiceUri) {
+  } else if (config.storageBlobServiceUri && config.storageTableServiceUri && config.storageQueueServiceUri) {
     storage = {
       kind: 'identity',
       blobServiceUri: config.storageBlobServiceUri,
       tableServiceUri: config.storageTableServiceUri,
+      queueServiceUri: config.storageQueueServiceUri,
     };
   } else {
     throw new ConfigError(
-      'Setting AzureWebJobsStorage is required (or AzureWebJobsStorage__blobServiceUri and AzureWebJobsStorage__tableServiceUri for identity-based storage).',
+      'Setting AzureWebJobsStorage is required (or AzureWebJobsStorage__blobServiceUri, AzureWebJobsStorage__tableServiceUri and AzureWebJobsStorage__queueServiceUri for identity-based storage).',
     );
   }
   if (!config.allowedDeployments || config.allowedDeployments.length === 0) {

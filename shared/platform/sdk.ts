@@ -12,6 +12,7 @@
 /* eslint-disable @typescript-eslint/no-require-imports -- deliberate lazy loading, see above */
 import type * as DataTables from '@azure/data-tables';
 import type * as StorageBlob from '@azure/storage-blob';
+import type * as StorageQueue from '@azure/storage-queue';
 import type * as Identity from '@azure/identity';
 import type * as OpenAISdk from 'openai';
 import type * as OpenAIErrors from 'openai/error';
@@ -28,6 +29,7 @@ import type * as Https from 'node:https';
 
 export const tablesSdk = () => require('@azure/data-tables') as typeof DataTables;
 export const blobSdk = () => require('@azure/storage-blob') as typeof StorageBlob;
+export const queueSdk = () => require('@azure/storage-queue') as typeof StorageQueue;
 export const identitySdk = () => require('@azure/identity') as typeof Identity;
 export const openaiSdk = () => require('openai') as typeof OpenAISdk;
 export const openaiErrors = () => require('openai/error') as typeof OpenAIErrors;

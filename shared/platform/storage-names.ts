@@ -3,7 +3,7 @@
  * (`TABLES`, `CONTAINERS`); integration tests point them at tables of their own so parallel test files never
  * share rows.
  */
-import { CONTAINERS, TABLES } from './storage';
+import { CONTAINERS, QUEUES, TABLES } from './storage';
 
 export interface StorageNames {
   jobs: string;
@@ -14,6 +14,8 @@ export interface StorageNames {
   usage: string;
   /** Container of the final response JSON of background jobs (`<id>.json`). */
   responses: string;
+  /** Queue of claimed polls (the queue trigger's binding names the app's own). */
+  pollQueue: string;
 }
 
 const DEFAULTS: StorageNames = {
@@ -23,6 +25,7 @@ const DEFAULTS: StorageNames = {
   callers: TABLES.callers,
   usage: TABLES.usage,
   responses: CONTAINERS.responses,
+  pollQueue: QUEUES.pollWork,
 };
 
 let current: StorageNames = { ...DEFAULTS };

@@ -4,7 +4,8 @@
  */
 import type { ContainerClient } from '@azure/storage-blob';
 import type { TableClient } from '@azure/data-tables';
-import { getContainer, getTable } from './clients';
+import type { QueueClient } from '@azure/storage-queue';
+import { getContainer, getQueue, getTable } from './clients';
 
 export const TABLES = {
   callers: 'callers',
@@ -24,8 +25,14 @@ export const CONTAINERS = {
   responses: 'responses',
 } as const;
 
+export const QUEUES = {
+  /** One message per claimed poll of a background job (the timer selects, the queue trigger polls). */
+  pollWork: 'poll-work',
+} as const;
+
 const ensuredTables = new Map<string, Promise<void>>();
 const ensuredContainers = new Map<string, Promise<void>>();
+const ensuredQueues = new Map<string, Promise<void>>();
 
 function isConflict(e: unknown): boolean {
   return (e as { statusCode?: number }).statusCode === 409;
@@ -64,7 +71,26 @@ export async function container(name: string): Promise<ContainerClient> {
   return client;
 }
 
+/** The named queue, created on first use in this process. */
+export async function queue(name: string): Promise<QueueClient> {
+  const client = getQueue(name);
+  let ready = ensuredQueues.get(name);
+  if (!ready) {
+    ready = client
+      .createIfNotExists()
+      .then(() => undefined)
+      .catch((e: unknown) => {
+        ensuredQueues.delete(name);
+        throw e;
+      });
+    ensuredQueues.set(name, ready);
+  }
+  await ready;
+  return client;
+}
+
 export function resetStorageForTests(): void {
+  ensuredQueues.clear();
   ensuredTables.clear();
   ensuredContainers.clear();
 }

@@ -10,9 +10,9 @@ const sources = (dir: string, suffix: string) =>
     .map((f) => readFileSync(join(root, dir, f), 'utf8'));
 
 describe('handler tests', () => {
-  it('call every HTTP, timer and blob function registered in functions/', () => {
+  it('call every HTTP, timer, blob and queue function registered in functions/', () => {
     const registered = sources('functions', '.ts').flatMap((text) =>
-      [...text.matchAll(/app\.(http|timer|storageBlob)\(\s*'([^']+)'/g)].map((m) => ({
+      [...text.matchAll(/app\.(http|timer|storageBlob|storageQueue)\(\s*'([^']+)'/g)].map((m) => ({
         trigger: m[1]!,
         name: m[2]!,
       })),
@@ -23,7 +23,8 @@ describe('handler tests', () => {
       (r) =>
         !tests.includes(`call('${r.name}'`) &&
         !tests.includes(`timerFunction('${r.name}')`) &&
-        !tests.includes(`blobFunction('${r.name}')`),
+        !tests.includes(`blobFunction('${r.name}')`) &&
+        !tests.includes(`queueFunction('${r.name}')`),
     );
     expect(untested).toEqual([]);
   });

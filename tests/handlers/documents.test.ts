@@ -14,6 +14,7 @@ import {
   until,
   type HandlerEnv,
   type TestCaller,
+  runPollQueue,
 } from './support';
 import { blobFunction, timerFunction } from './registry';
 import '../../functions/index';
@@ -22,6 +23,7 @@ import '../../functions/documents-get';
 import '../../functions/documents-list';
 import '../../functions/documents-blob';
 import '../../functions/poll-background-timer';
+import '../../functions/poll-background-queue';
 
 vi.mock('@azure/functions', async (original) => (await import('./registry.js')).recording(await original()));
 
@@ -146,6 +148,7 @@ describe('documents-blob and poll-background-timer, invoked directly', () => {
     let done: DocumentAnswer | undefined;
     await until('the document to be summarized', async () => {
       await tick(timer, invocationContext('poll-background-timer'));
+      await runPollQueue();
       done = (await call('documents-get', { key: alice.key, params: { id: doc.id } })).json<DocumentAnswer>();
       return done.status === 'completed';
     });

@@ -16,12 +16,14 @@ import {
   until,
   type HandlerEnv,
   type TestCaller,
+  runPollQueue,
 } from './support';
-import { timerFunction } from './registry';
+import { queueFunction, timerFunction } from './registry';
 import '../../functions/index';
 import '../../functions/responses-create';
 import '../../functions/jobs-list';
 import '../../functions/poll-background-timer';
+import '../../functions/poll-background-queue';
 import '../../functions/webhook-delivery-timer';
 
 vi.mock('@azure/functions', async (original) => (await import('./registry.js')).recording(await original()));
@@ -111,12 +113,24 @@ describe('GET /v1/jobs (jobs-list)', () => {
   });
 });
 
-describe('poll-background-timer and webhook-delivery-timer, invoked directly', () => {
+describe('poll-background-queue, invoked directly', () => {
+  it('drops a malformed message with an error in the log, without throwing (a retry would not mend it)', async () => {
+    const logs: string[] = [];
+    await queueFunction('poll-background-queue').handler(
+      { kind: 'poll' },
+      invocationContext('poll-background-queue', logs, { dequeueCount: 1 }),
+    );
+    expect(logs.join('\n')).toContain('poller.bad_message');
+  });
+});
+
+describe('poll-background-timer, poll-background-queue and webhook-delivery-timer, invoked directly', () => {
   it('finish a background response: the job lists as completed and the caller receives a signed webhook', async () => {
     const response = await background(alice);
     const poll = timerFunction('poll-background-timer').handler;
     await until('the job to complete', async () => {
       await poll(timer, invocationContext('poll-background-timer'));
+      await runPollQueue();
       const list = (await jobs(alice, 'status=completed')).json<JobList>();
       return list.data.some((j) => j.id === response.id);
     });

@@ -1,6 +1,6 @@
 /**
  * The functions as the app registers them. Outside the Functions worker `app.http` / `app.timer` /
- * `app.storageBlob` register nothing (the library is in "test mode"), so each handler test file swaps in this
+ * `app.storageBlob` / `app.storageQueue` register nothing (the library is in "test mode"), so each handler test file swaps in this
  * recording `app` before the function files load:
  *
  *   vi.mock('@azure/functions', async (original) => (await import('./registry.js')).recording(await original()));
@@ -14,9 +14,12 @@ import type * as Functions from '@azure/functions';
 type Library = typeof Functions;
 
 export interface Registration {
-  trigger: 'http' | 'timer' | 'storageBlob';
+  trigger: 'http' | 'timer' | 'storageBlob' | 'storageQueue';
   options:
-    Functions.HttpFunctionOptions | Functions.TimerFunctionOptions | Functions.StorageBlobFunctionOptions;
+    | Functions.HttpFunctionOptions
+    | Functions.TimerFunctionOptions
+    | Functions.StorageBlobFunctionOptions
+    | Functions.StorageQueueFunctionOptions;
 }
 
 const registered = new Map<string, Registration>();
@@ -36,6 +39,7 @@ export function recording(library: Library): Library {
       http: record('http'),
       timer: record('timer'),
       storageBlob: record('storageBlob'),
+      storageQueue: record('storageQueue'),
     } as Library['app'],
   };
 }
@@ -55,3 +59,5 @@ export const httpFunction = (name: string) => lookup(name, 'http') as Functions.
 export const timerFunction = (name: string) => lookup(name, 'timer') as Functions.TimerFunctionOptions;
 export const blobFunction = (name: string) =>
   lookup(name, 'storageBlob') as Functions.StorageBlobFunctionOptions;
+export const queueFunction = (name: string) =>
+  lookup(name, 'storageQueue') as Functions.StorageQueueFunctionOptions;

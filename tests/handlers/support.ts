@@ -18,7 +18,9 @@ import { resetConfigForTests } from '../../shared/platform/config';
 import { useDocumentStorageForTests } from '../../shared/documents/names';
 import { registerWebhook } from '../../shared/webhooks/registration';
 import { openForCaller } from '../../shared/platform/caller-ids';
-import { httpFunction } from './registry';
+import { queue } from '../../shared/platform/storage';
+import { storageNames } from '../../shared/platform/storage-names';
+import { httpFunction, queueFunction } from './registry';
 
 export { uniqueSuffix, until } from '../integration/support/jobs-env';
 export { runPollerTick } from '../../shared/jobs';
@@ -134,6 +136,27 @@ async function bodyBytes(answer: HttpResponseInit): Promise<Buffer> {
     return Buffer.concat(chunks);
   }
   throw new Error(`The test does not read bodies of type ${Object.prototype.toString.call(body)}`);
+}
+
+/**
+ * Runs the poll queue as the host's queue trigger would: every visible message of the test's poll queue is
+ * decoded (base64 JSON, the trigger's default) and handed to `poll-background-queue`, then deleted. Returns how
+ * many messages ran.
+ */
+export async function runPollQueue(): Promise<number> {
+  const client = await queue(storageNames().pollQueue);
+  const handler = queueFunction('poll-background-queue').handler;
+  let ran = 0;
+  for (;;) {
+    const batch = await client.receiveMessages({ numberOfMessages: 32, visibilityTimeout: 60 });
+    if (batch.receivedMessageItems.length === 0) return ran;
+    for (const m of batch.receivedMessageItems) {
+      const body: unknown = JSON.parse(Buffer.from(m.messageText, 'base64').toString('utf8'));
+      await handler(body, invocationContext('poll-background-queue', [], { dequeueCount: m.dequeueCount }));
+      await client.deleteMessage(m.messageId, m.popReceipt);
+      ran++;
+    }
+  }
 }
 
 /** An `InvocationContext` that keeps what the handler logs. */

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SETTINGS } from '../../shared/platform/config';
-import { CONTAINERS, TABLES } from '../../shared/platform/storage';
+import { CONTAINERS, QUEUES, TABLES } from '../../shared/platform/storage';
 import {
   compileInfra,
   defaultValue,
@@ -260,6 +260,17 @@ describe.skipIf(skipped !== undefined)('infrastructure (compiled ARM templates)'
       expect(account.properties.allowBlobPublicAccess).toBe(false);
       expect(account.properties.minimumTlsVersion).toBe('TLS1_2');
       expect(account.properties.supportsHttpsTrafficOnly).toBe(true);
+    });
+
+    it('declares every queue the code names, with its poison queue', () => {
+      const queues = defaultValue("[parameters('queueNames')]", storageChain);
+      for (const q of Object.values(QUEUES))
+        expect(queues).toEqual(expect.arrayContaining([q, `${q}-poison`]));
+      const declared = resourcesOf(storage.template).filter(
+        (r) => r.type === 'Microsoft.Storage/storageAccounts/queueServices/queues',
+      );
+      expect(declared).toHaveLength(1);
+      expect(declared[0]!.copy?.input ?? declared[0]!.copy).toBeTruthy();
     });
 
     it('declares every table and container the code names, and the deployment container', () => {

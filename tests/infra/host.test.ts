@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 
 const root = join(__dirname, '..', '..');
 const host = JSON.parse(readFileSync(join(root, 'host.json'), 'utf8'));
-const TIMERS = ['poll-background-timer', 'webhook-delivery-timer'];
+const TIMERS = ['poll-background-timer', 'poll-background-queue', 'webhook-delivery-timer'];
 
 describe('host.json (idle cost)', () => {
   const levels: Record<string, string> = host.logging.logLevel;
@@ -37,5 +37,13 @@ describe('host.json (idle cost)', () => {
     const sampling = host.logging.applicationInsights.samplingSettings;
     expect(sampling.isEnabled).toBe(true);
     expect(sampling.excludedTypes).toBe('Exception');
+  });
+
+  it('polls the poll queue often enough for the poll delays and poisons a message after a few attempts', () => {
+    const queues = host.extensions.queues;
+    // The idle back-off tops out at 2 s, not the 1 min default: a tick's messages wait at most that long.
+    expect(queues.maxPollingInterval).toBe('00:00:02');
+    expect(queues.maxDequeueCount).toBeGreaterThanOrEqual(3);
+    expect(queues.messageEncoding).toBe('base64');
   });
 });

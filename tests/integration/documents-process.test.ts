@@ -18,7 +18,7 @@ import { CLAIM_RECOVERY_TASK } from '../../shared/documents/names';
 import { readRecord, readSummary, type SummaryRecord } from '../../shared/documents/records';
 import { claimVersion, readVersion, updateVersion } from '../../shared/documents/store';
 import { container, table } from '../../shared/platform/storage';
-import { startJobsEnv, uniqueSuffix, type JobsEnv } from './support/jobs-env';
+import { dueKeysIn, startJobsEnv, uniqueSuffix, type JobsEnv } from './support/jobs-env';
 import { makePdf, putBlob, rejectionCorpus, waitFor } from './documents-support';
 
 const MAX_BYTES = 200_000;
@@ -60,12 +60,8 @@ const creates = () => env.upstreamCalls('POST /responses');
 
 /** Keys of the claim-recovery rows scheduled for blob `name`. */
 async function recoveryRows(name: string): Promise<string[]> {
-  const jobs = await table(storageNames().jobs);
   const suffix = `_${CLAIM_RECOVERY_TASK}:${blobKey(name)}`;
-  const keys: string[] = [];
-  for await (const row of jobs.listEntities({ queryOptions: { filter: `PartitionKey eq 'due'` } }))
-    if (row.rowKey!.endsWith(suffix)) keys.push(row.rowKey!);
-  return keys;
+  return (await dueKeysIn(await table(storageNames().jobs))).filter((key) => key.endsWith(suffix));
 }
 
 /** Runs poller ticks until the record of `recordBlob` reaches a final status for `etag`. */

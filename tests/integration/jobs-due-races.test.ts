@@ -8,7 +8,7 @@ import type { Response } from 'openai/resources/responses/responses';
 import { recordCancel, runPollerTick, trackBackgroundJob, type PollerTickStats } from '../../shared/jobs';
 import { storageNames, useStorageNamesForTests } from '../../shared/platform/storage-names';
 import {
-  DUE_PARTITION,
+  dueRow,
   DueIndex,
   dueKey,
   idFromDueKey,
@@ -82,7 +82,8 @@ async function job(id: string): Promise<JobEntity | undefined> {
 async function indexed(tableName: string, key: string): Promise<boolean> {
   const t = await table(tableName);
   try {
-    await t.getEntity(DUE_PARTITION, key);
+    const { partitionKey, rowKey } = dueRow(key);
+    await t.getEntity(partitionKey, rowKey);
     return true;
   } catch {
     return false;

@@ -19,7 +19,7 @@ import { JOB_ROW, openJobStore, readJob, readResponseJson, toJobView } from '../
 import type { JobEntity } from '../../shared/jobs/types';
 import { getDelivery } from '../../shared/webhooks/delivery';
 import { eventId } from '../../shared/webhooks/events';
-import { sleep, startJobsEnv, until, type JobsEnv } from './support/jobs-env';
+import { dueKeysIn, sleep, startJobsEnv, until, type JobsEnv } from './support/jobs-env';
 
 let env: JobsEnv;
 
@@ -172,15 +172,7 @@ describe('the background poller', () => {
         clock = Math.max(clock, Date.now()) + 1_000;
         return runPollerTick({ log: env.log, now: clock });
       };
-      const dueRows = async () => {
-        const rows: string[] = [];
-        const store = await openJobStore();
-        const all = store.jobs.listEntities({
-          queryOptions: { filter: `PartitionKey eq '${DUE_PARTITION}'` },
-        });
-        for await (const row of all) rows.push(row.rowKey!);
-        return rows;
-      };
+      const dueRows = async () => dueKeysIn((await openJobStore()).jobs);
 
       await sleep(800);
       // queued → in_progress: the job row and the caller's listing say so, and the job is due once more.
@@ -208,12 +200,7 @@ describe('the background poller', () => {
       expect(finalized).toMatchObject({ due: 1, polled: 1, finalized: 1 });
       const row = (await job(response.id))!;
       expect(row.phase).toBe('finalized');
-      const left = await (
-        await openJobStore()
-      ).jobs
-        .listEntities({ queryOptions: { filter: `PartitionKey eq '${DUE_PARTITION}'` } })
-        .next();
-      expect(left.done).toBe(true);
+      expect(await dueRows()).toEqual([]);
       const listed = (await listJobs(env.caller, { limit: 100 })).data.find(
         (j) => j.id === env.held(response.id),
       );

@@ -45,6 +45,8 @@ export const SIZES = {
     crashKills: 3,
     loadStreams: 60,
     outageMs: 20_000,
+    multiJobs: 200,
+    multiKills: 3,
   },
   full: {
     stormCreates: 1000,
@@ -55,6 +57,8 @@ export const SIZES = {
     crashKills: 6,
     loadStreams: 500,
     outageMs: 20_000,
+    multiJobs: 2000,
+    multiKills: 6,
   },
 }[SCALE];
 

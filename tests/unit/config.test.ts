@@ -73,6 +73,7 @@ describe('configuration', () => {
       ...rest,
       AzureWebJobsStorage__blobServiceUri: 'https://acct.blob.core.windows.net',
       AzureWebJobsStorage__tableServiceUri: 'https://acct.table.core.windows.net',
+      AzureWebJobsStorage__queueServiceUri: 'https://acct.queue.core.windows.net',
     });
     expect(config.storage.kind).toBe('identity');
     expect(() => loadConfig(rest)).toThrow(/AzureWebJobsStorage/);

@@ -130,13 +130,21 @@ export interface Host {
   url: string;
   pid: number | undefined;
   logs(): string;
+  /** Output lines that matched `count` so far. */
+  counted(): number;
   stop(): Promise<void>;
 }
 
 /** The function app (`dist/functions/*.js`) under the local host, with `settings` as its environment. */
 export async function startHost(
   settings: Record<string, string>,
-  opts: { watchBlobs?: boolean; blobWatchIntervalMs?: number; execArgv?: string[] } = {},
+  opts: {
+    watchBlobs?: boolean;
+    blobWatchIntervalMs?: number;
+    execArgv?: string[];
+    /** Output lines matching this are counted (Host.counted), however much of the output is kept. */
+    count?: RegExp;
+  } = {},
 ): Promise<Host> {
   const cli = join(repoRoot, 'dist', 'tools', 'local-host', 'cli.js');
   if (!existsSync(cli)) throw new Error(`${cli} is missing: build first (npx tsc -p tsconfig.build.json).`);
@@ -151,9 +159,16 @@ export async function startHost(
   });
   // Keep only the tail: a benchmark logs a line per request.
   let output = '';
+  let counted = 0;
+  let partial = '';
   const keep = (s: string) => {
     output += s;
     if (output.length > 200_000) output = output.slice(-100_000);
+    if (opts.count) {
+      const lines = (partial + s).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) if (opts.count.test(line)) counted++;
+    }
   };
   child.stdout.setEncoding('utf8').on('data', keep);
   child.stderr.setEncoding('utf8').on('data', keep);
@@ -171,7 +186,7 @@ export async function startHost(
     },
     60_000,
   );
-  return { url, pid: child.pid, logs: () => output, stop: () => stopChild(child) };
+  return { url, pid: child.pid, logs: () => output, counted: () => counted, stop: () => stopChild(child) };
 }
 
 /** One key ring for the whole run: hosts and in-process measurements seal ids alike. */
@@ -196,6 +211,8 @@ export function appSettings(connectionString: string, emulatorUrl: string): Reco
     // traffic to the overhead scenarios; schedule them once a year (Jan 1st, 00:00:00).
     POLL_SCHEDULE: '0 0 0 1 1 *',
     WEBHOOK_SCHEDULE: '0 0 0 1 1 *',
+    // Nor may it take poll-queue messages of the hosts the scaled-out poller scenario starts.
+    'AzureWebJobs.poll-background-queue.Disabled': 'true',
     PUBLIC_BASE_URL: 'http://127.0.0.1:7071',
   };
 }

@@ -5,6 +5,7 @@
  *
  *   node dist/tools/bench/index.js [--only overhead,streaming,poller,documents,coldstart] [--quick]
  *                                  [--no-docs] [--poller-jobs 10000] [--report-only] [--azurite-in-memory]
+ *                                  [--poller-instances 1,2,3]  (the poller through the queue, per host count)
  *
  * Everything it needs is started here on loopback (a private Azurite, the emulator with zero model latency,
  * the app under the local host) and stopped at the end.
@@ -29,6 +30,7 @@ import { measureStorageOp } from './storage-op';
 import { runStreaming } from './streaming';
 import { runPoller } from './poller';
 import { runPollerWebhooks } from './poller-webhooks';
+import { runPollerInstances } from './poller-instances';
 import { runDocuments } from './documents';
 import { runColdStart } from './coldstart';
 import { machineFacts, writeOutputs, printTable, type BenchResults } from './report';
@@ -60,6 +62,7 @@ async function main(): Promise<void> {
       quick: { type: 'boolean', default: false },
       'no-docs': { type: 'boolean', default: false },
       'poller-jobs': { type: 'string' },
+      'poller-instances': { type: 'string' },
       'report-only': { type: 'boolean', default: false },
       'azurite-in-memory': { type: 'boolean', default: false },
     },
@@ -166,6 +169,20 @@ async function main(): Promise<void> {
       log('\n[3/5] Poller at scale');
       const jobs = Number(values['poller-jobs'] ?? (quick ? 1000 : 10_000));
       results.scenarios.poller = await runPoller({ direct, jobs, emulatorUrl: emulator.url, log });
+      if (values['poller-instances']) {
+        const instances = values['poller-instances'].split(',').map(Number);
+        if (instances.some((n) => !Number.isInteger(n) || n < 1 || n > 8))
+          throw new Error('--poller-instances takes host counts from 1 to 8, e.g. 1,2,3.');
+        log(`\n[3b/5] Poller through the queue with ${instances.join(', ')} host instance(s)`);
+        results.scenarios.pollerInstances = await runPollerInstances({
+          direct,
+          jobs,
+          instances,
+          settings,
+          emulatorUrl: emulator.url,
+          log,
+        });
+      }
     }
     if (only.has('poller-webhooks')) {
       log('\n[3b/5] Poller with upstream webhooks on');

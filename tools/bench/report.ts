@@ -2,6 +2,7 @@
  * Output of the benchmark: a console table, `bench-results/latest.json`, `docs/benchmarks.md` and the latency
  * chart `docs/benchmarks-latency.svg` (drawn here, no charting library).
  */
+import type { PollerInstancesResult } from './poller-instances';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +36,8 @@ export interface BenchResults {
     streaming?: StreamingResult;
     poller?: PollerResult;
     pollerWebhooks?: PollerWebhooksResult;
+    /** The poller through the queue, with 1..N host instances (`--poller-instances`). */
+    pollerInstances?: PollerInstancesResult;
     documents?: DocumentsResult;
     coldstart?: ColdStartResult;
   };

@@ -1,7 +1,7 @@
 /**
  * A local Azure Functions host for `npm start` and end-to-end tests, for machines without Core Tools.
- * It loads the production entry unchanged and serves its `app.http` / `app.timer` / `app.storageBlob`
- * registrations the way the real host does; see README.md next to this file for what maps to what.
+ * It loads the production entry unchanged and serves its `app.http` / `app.timer` / `app.storageBlob` /
+ * `app.storageQueue` registrations the way the real host does; see README.md next to this file for what maps to what.
  */
 import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,6 +25,7 @@ import { createLogger, defaultSink, describeError } from './logger';
 import { compileRoute, displayRoute, matchRoute, sortRoutes, type CompiledRoute } from './routing';
 import { applySettings, readLocalSettings } from './settings';
 import { startTimer, timerInput, type TimerRunner } from './timers';
+import { queueOptions, startQueueListener, type QueueListener } from './queue-trigger';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface LocalHostOptions {
@@ -42,6 +43,8 @@ export interface LocalHostOptions {
   blobWatchIntervalMs?: number;
   /** Delay between attempts of a failing blob trigger, in ms. Default 250. */
   blobRetryDelayMs?: number;
+  /** Run queue-triggered functions against their queues. Default true. */
+  queueTriggers?: boolean;
   /** Receives every output line instead of stdout/stderr. */
   log?: (line: string) => void;
 }
@@ -162,11 +165,16 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
   }
 
   const functions = [...registry.functions.values()];
+  // `AzureWebJobs.<name>.Disabled=true` turns a function off, as the host's app setting does: its trigger does
+  // not fire (an HTTP route answers 404). It stays listed, marked disabled.
+  const disabled = (f: RegisteredFunction) =>
+    /^(true|1)$/i.test(process.env[`AzureWebJobs.${f.metadata.name}.Disabled`] ?? '');
   const byType = (re: RegExp): RegisteredFunction[] =>
-    functions.filter((f) => re.test(String(triggerOf(f).binding.type)));
+    functions.filter((f) => !disabled(f) && re.test(String(triggerOf(f).binding.type)));
   const httpFunctions = byType(/^httpTrigger$/i);
   const timerFunctions = byType(/^timerTrigger$/i);
   const blobFunctions = byType(/^blobTrigger$/i);
+  const queueFunctions = byType(/^queueTrigger$/i);
 
   const routes: CompiledRoute<RegisteredFunction>[] = sortRoutes(
     httpFunctions.map((fn) => {
@@ -327,6 +335,34 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     }
   }
 
+  const listeners: QueueListener[] = [];
+  if (options.queueTriggers !== false) {
+    for (const fn of queueFunctions) {
+      try {
+        listeners.push(
+          startQueueListener(
+            fn,
+            (data, triggerMetadata) =>
+              invokeFunction(
+                registry,
+                fn,
+                {
+                  inputData: [{ name: triggerOf(fn).name, data }],
+                  triggerMetadata,
+                  reason: 'New queue message detected.',
+                },
+                logger,
+              ),
+            queueOptions(hostJson),
+            logger,
+          ),
+        );
+      } catch (err) {
+        logger.fn(fn.metadata.name, 'error', `Queue trigger not started: ${describeError(err)}`);
+      }
+    }
+  }
+
   let watcher: BlobWatcher | undefined;
   if (options.watchBlobs && blobFunctions.length > 0) {
     watcher = startBlobWatcher({
@@ -344,7 +380,9 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     const { binding } = triggerOf(fn);
     const type = String(binding.type);
     const name = fn.metadata.name;
-    if (/^httpTrigger$/i.test(type)) {
+    if (disabled(fn)) {
+      logger.host('information', `  ${name}: ${type} (disabled by AzureWebJobs.${name}.Disabled)`);
+    } else if (/^httpTrigger$/i.test(type)) {
       const methods = Array.isArray(binding.methods) ? (binding.methods as string[]).join(',') : 'ALL';
       const template = typeof binding.route === 'string' ? binding.route : name;
       logger.host('information', `  ${name}: [${methods}] ${url}${displayRoute(prefix, template)}`);
@@ -355,6 +393,8 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
         'information',
         `  ${name}: blobTrigger (${String(binding.path)}, ${url}${BLOB_WEBHOOK_PATH}?functionName=Host.Functions.${name})`,
       );
+    } else if (/^queueTrigger$/i.test(type) && options.queueTriggers !== false) {
+      logger.host('information', `  ${name}: queueTrigger (${String(binding.queueName)})`);
     } else {
       logger.host('information', `  ${name}: ${type} (run it with POST ${url}/admin/functions/${name})`);
     }
@@ -364,7 +404,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
   let closing: Promise<void> | undefined;
   const close = async (): Promise<void> => {
     await watcher?.stop();
-    await Promise.all(timers.map((t) => t.stop()));
+    await Promise.all([...timers, ...listeners].map((t) => t.stop()));
     await new Promise<void>((ok) => {
       server.close(() => ok());
       server.closeAllConnections();

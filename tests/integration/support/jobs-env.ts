@@ -15,6 +15,8 @@ import { useStorageNamesForTests, type StorageNames } from '../../../shared/plat
 import { clearWebhookCacheForTests } from '../../../shared/webhooks/registration';
 import type { JobLog } from '../../../shared/jobs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { TableClient } from '@azure/data-tables';
+import { ALL_DUE_PARTITIONS_FILTER, dueKeyOfRow } from '../../../shared/platform/scheduling/due-index';
 import { generateIdSealingKeyEntry } from '../../../shared/platform/sealed-ids';
 import { sealForCaller } from '../../../shared/platform/caller-ids';
 
@@ -78,6 +80,7 @@ export async function startJobsEnv(
     callers: 'callers',
     usage: `usage${suffix}`,
     responses: `responses-${suffix}`,
+    pollQueue: `poll-${suffix}`,
   };
   useStorageNamesForTests(names);
   const callerName = `test-${suffix}`;
@@ -122,6 +125,16 @@ export async function startJobsEnv(
       await emulator.close();
     },
   };
+}
+
+/** Every due-index key stored in `table` (all partitions), sorted. */
+export async function dueKeysIn(table: TableClient): Promise<string[]> {
+  const keys: string[] = [];
+  const rows = table.listEntities({
+    queryOptions: { filter: ALL_DUE_PARTITIONS_FILTER, select: ['PartitionKey', 'RowKey'] },
+  });
+  for await (const row of rows) keys.push(dueKeyOfRow(row.partitionKey!, row.rowKey!));
+  return keys.sort();
 }
 
 /** Repeats `step` until `done` says so, or fails after `timeoutMs`. */

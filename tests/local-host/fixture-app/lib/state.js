@@ -5,4 +5,5 @@ module.exports = {
   timer: { count: 0, running: 0, maxRunning: 0, last: null },
   startupTimer: { count: 0, last: null },
   blobAttempts: {},
+  queue: { received: [], attempts: {}, running: 0, maxRunning: 0 },
 };
