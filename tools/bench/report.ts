@@ -475,7 +475,7 @@ export function markdown(r: BenchResults, analysis: string): string {
     '```',
     '',
     'Options: `--only <scenarios>` (overhead, streaming, poller, documents, coldstart), `--quick` (fewer samples,',
-    '1,000 poller jobs), `--poller-jobs <n>`, `--no-docs` (leave docs/ untouched). Raw figures of the last run are in',
+    '1,000 poller jobs), `--poller-jobs <n>`, `--poller-instances 1,2,3` (the poller through the queue with that many hosts), `--no-docs` (leave docs/ untouched). Raw figures of the last run are in',
     '`bench-results/latest.json` (git-ignored).',
     '',
   );
