@@ -101,4 +101,31 @@ describe('queue trigger', () => {
     expect(() => queueOptions({ extensions: { queues: { batchSize: 64 } } })).toThrow(/batchSize/);
     expect(decodeMessage('not base64!', 'base64')).toBeUndefined();
   });
+
+  it('leaves a function alone when AzureWebJobs.<name>.Disabled is true, as the host does', async () => {
+    const off: string[] = [];
+    const second = await startLocalHost({
+      appRoot: FIXTURE_APP,
+      port: 0,
+      settings: {
+        AzureWebJobsStorage: azurite.connectionString,
+        FIXTURE_QUEUE: 'fixture-off',
+        'AzureWebJobs.sample-queue.Disabled': 'true',
+      },
+      log: (line) => void off.push(line),
+    });
+    try {
+      expect(off.join('\n')).toContain(
+        'sample-queue: queueTrigger (disabled by AzureWebJobs.sample-queue.Disabled)',
+      );
+      await client('fixture-off').createIfNotExists();
+      await client('fixture-off').sendMessage(Buffer.from('{"name":"off"}').toString('base64'));
+      await new Promise((r) => setTimeout(r, 1500));
+      expect((await client('fixture-off').getProperties()).approximateMessagesCount).toBe(1);
+    } finally {
+      await second.close();
+      delete process.env['AzureWebJobs.sample-queue.Disabled'];
+      process.env.FIXTURE_QUEUE = QUEUE;
+    }
+  });
 });

@@ -32,6 +32,8 @@ export interface PollerResult {
     tickMs: number;
     concurrency: number;
     budgetMs: number;
+    /** DUE_INDEX_PARTITIONS (absent in results recorded before the index was spread: one partition). */
+    duePartitions?: number;
   };
   durationsMs: { min: number; max: number };
   seedSeconds: number;
@@ -188,6 +190,7 @@ export async function runPoller(opts: {
       tickMs: POLL_TICK_MS,
       concurrency: config.pollConcurrency,
       budgetMs: config.pollTickBudgetMs,
+      duePartitions: config.dueIndexPartitions,
     },
     durationsMs: { min: minMs, max: maxMs },
     seedSeconds: round(seedSeconds, 1),
