@@ -9,6 +9,7 @@ import type { Response } from 'openai/resources/responses/responses';
 import {
   call,
   invocationContext,
+  runPollQueue,
   openAIError,
   startHandlerEnv,
   until,
@@ -32,6 +33,7 @@ import '../../functions/index';
 import '../../functions/responses-create';
 import '../../functions/usage-get';
 import '../../functions/poll-background-timer';
+import '../../functions/poll-background-queue';
 
 vi.mock('@azure/functions', async (original) => (await import('./registry.js')).recording(await original()));
 
@@ -111,7 +113,9 @@ describe('the ledger', () => {
     const store = await openJobStore();
     const upstreamId = openForCaller(`key:${alice.name}`, response.id)!;
     await until('the job to be finalized', async () => {
+      // The timer claims and queues; the queue trigger polls (drained here as the host would).
       await poll(timer, invocationContext('poll-background-timer'));
+      await runPollQueue();
       return (await readJob(store, upstreamId))?.phase === 'finalized';
     });
     const job = (await readJob(store, upstreamId))!;
