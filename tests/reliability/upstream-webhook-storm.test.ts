@@ -17,6 +17,8 @@ import {
   pool,
   readJobs,
   report,
+  ledgerDifferences,
+  settledUsage,
   sleep,
   startReliabilityStack,
   upstreamIdOf,
@@ -63,6 +65,7 @@ const planOf = (i: number): Plan =>
 
 describe('upstream webhook storm', () => {
   it('duplicates, wrong and early events, forgeries, replays and unknown ids change nothing they should not', async () => {
+    const started = Date.now();
     const n = SIZES.upstreamStormJobs;
     const ids: string[] = new Array<string>(n);
     const early: Sent[] = [];
@@ -136,6 +139,9 @@ describe('upstream webhook storm', () => {
       expect(mine[0]?.event.type, id).toBe(`response.${expected(i)}`);
     }
     expect(crashLines(logs)).toEqual([]);
+    // The usage ledger counts every job once, as the upstream billed it, however many events raced the poller.
+    await settledUsage(stack, caller, Math.floor(started / 1000) - 3600);
+    expect(await ledgerDifferences(stack, caller)).toEqual([]);
 
     // What the emulator sent on its own: every copy of every event accepted (2xx), none retried for a 5xx.
     const res = await fetch(`${stack.emulator.url}/_emulator/webhooks`, {
