@@ -1,15 +1,16 @@
 /**
  * What the create paths call: `admitCreate` before anything goes upstream (429 when a limit refuses, the
  * `x-ratelimit-*` headers otherwise) and `settleTokens` once the actual usage is known. Both work on the local
- * buckets only; storage is reached by the reconcile loop (sync.ts), never on the request path (apart from the
+ * buckets and claims only; storage is reached by the reconcile loop (sync.ts), never on the request path (apart from the
  * 30 s-cached read of the caller's limits, and the process's very first reconcile).
  */
 import { ApiError } from '../platform/errors';
 import type { Log } from '../platform/log';
 import { estimateTokens } from './estimate';
-import { charge, type CallerMeters, type Meter, refusal, type Verdict } from './meters';
+import type { CallerMeters, Meter, Verdict } from './meters';
 import { defaultLimits, limitsFor, type LimitKind, type Limits } from './settings';
-import { hourKey, Reconciler } from './sync';
+import { hourKey } from './rejections';
+import { Reconciler } from './sync';
 
 /** What a create was charged: settled against the actual usage once the response ends. */
 export interface Reservation {
@@ -138,14 +139,9 @@ export async function admitCreate(
     return { headers: {} };
   const r = limiter();
   await r.start();
-  const m = r.meters(callerId);
-  m.limits = limits;
-  m.minute.at(now);
-  m.day.at(now);
   const countsTokens = limits.tokens_per_minute !== null || limits.tokens_per_day !== null;
   const cost = { requests: 1, tokens: countsTokens ? estimateTokens(body) : 0 };
-  const instances = r.instances(now);
-  const verdict = refusal(m, limits, cost, now, instances, r.syncMs);
+  const { m, instances, verdict } = r.admit(callerId, limits, cost, now);
   if (verdict) {
     countRejection(m, verdict.kind, now);
     const retryAfter = Math.max(1, Math.ceil(verdict.retryInMs / 1000));
@@ -171,7 +167,6 @@ export async function admitCreate(
       { ...rateLimitHeaders(m, limits, now), 'retry-after': String(retryAfter) },
     );
   }
-  charge(m, cost);
   return {
     headers: rateLimitHeaders(m, limits, now),
     reservation: countsTokens ? { callerId, tokens: cost.tokens, at: now } : undefined,

@@ -1,15 +1,15 @@
 /**
  * The local buckets: what this instance counted of each caller in the current minute and UTC day, what the other
- * instances had counted at the last reconcile, and how much more this instance may admit before the next one.
+ * instances had counted and claimed at the last reconcile, and how much more this instance may admit.
  *
- * Windows are fixed (minute, UTC day), the same on every instance. Between two reconciles, an instance admits a
- * caller's request while the caller's total stays under the limit AND its own count stays under its *bound*: at
- * each reconcile it takes its count plus its 1/n share of what nobody has claimed yet (n = live instances), where
- * what others have claimed is their published count plus their own unused share. It publishes that bound, so
- * the others leave it room. With two instances reconciling at the same moment from each other's previous rows,
- * the two bounds still add up to at most the limit (each takes half of what is left), which is why a caller
- * hammering every instance at once cannot overshoot by more than the requests in flight plus estimation errors.
- * One instance alone (n = 1) simply has the whole limit.
+ * Windows are fixed (minute, UTC day), the same on every instance. An instance admits a caller's request while
+ * the caller's total stays under the limit AND its own count stays under its *bound*: its committed claim, i.e.
+ * its count plus its 1/n share (n = live instances) of what no instance has claimed, written to the caller's
+ * shared row with an ETag so that no two instances ever claim the same room (sync.ts). A claim is a lease: an
+ * instance that has not renewed it within LEASE_MS stops admitting on it (it holds at its count), so the others
+ * may count it as given back later without a second instance using the same room. Before its first claim of a
+ * window is committed an instance keeps to a start allowance (5 % of the limit) that the others leave free for
+ * it. One instance alone (n = 1) simply has the whole limit.
  */
 import type { LimitKind, Limits } from './settings';
 
@@ -28,14 +28,19 @@ export class Meter {
   readonly local = zero();
   /** The other instances' counts at the last reconcile. */
   readonly remote = zero();
-  /** The other instances' bounds (count plus unused share) at the last reconcile. */
-  readonly remoteBound = zero();
-  /** How far this instance's count may go before the next reconcile; Infinity until first computed. */
+  /** The other instances' claims (at least their counts) at the last reconcile. */
+  readonly remoteClaim = zero();
+  /**
+   * How far this instance's count may go: its committed claim (valid until `leaseUntil`), or before the first
+   * commit its start allowance; Infinity until first computed.
+   */
   readonly bound: Pair = { requests: Infinity, tokens: Infinity };
-  /** Changed since the last write to storage. */
+  /** Counted since the last write to storage. */
   dirty = false;
-  /** This instance's row for the window is in storage: the others know its bound. */
+  /** This instance's claim for the window is committed: the others leave it that room. */
   published = false;
+  /** Until when (ms, own clock) the committed claim may be used. */
+  leaseUntil = 0;
   /** Live other instances with no row for this caller in the window at the last reconcile; -1: all of them. */
   rowlessOthers = -1;
 
@@ -49,11 +54,12 @@ export class Meter {
       for (const q of ['requests', 'tokens'] as const) {
         this.local[q] = 0;
         this.remote[q] = 0;
-        this.remoteBound[q] = 0;
+        this.remoteClaim[q] = 0;
         this.bound[q] = Infinity;
       }
       this.dirty = false;
       this.published = false;
+      this.leaseUntil = 0;
       this.rowlessOthers = -1;
     }
     return this;
@@ -69,17 +75,31 @@ export class Meter {
   }
 
   /**
-   * This instance's bound under `limit`: its count plus its share of what no instance has claimed. An instance
-   * that has not published a row yet may have started admitting since its last write without the others
-   * knowing: each such instance is assumed to hold a small start allowance, and keeps to it until its row is
-   * written (one interval at most).
+   * This instance's claim under `limit`: its count plus its 1/n share of what no instance has claimed, where
+   * every live instance without a claim yet is assumed to hold a start allowance. Before its own claim is
+   * committed (`committed` false) an instance among others keeps to its start allowance.
    */
-  share(q: Quantity, limit: number, instances: number): number {
+  share(q: Quantity, limit: number, instances: number, committed = this.published): number {
     const rowless = this.rowlessOthers < 0 ? instances - 1 : this.rowlessOthers;
     const start = startAllowance(limit);
-    const unclaimed = Math.max(0, limit - this.local[q] - this.remoteBound[q] - rowless * start);
+    const unclaimed = Math.max(0, limit - this.local[q] - this.remoteClaim[q] - rowless * start);
     const bound = this.local[q] + unclaimed / Math.max(1, instances);
-    return this.published || instances <= 1 ? bound : Math.min(bound, this.local[q] + start);
+    return committed || instances <= 1 ? bound : Math.min(bound, this.local[q] + start);
+  }
+
+  /**
+   * How far the count may go now. Committed claim while its lease runs; when the lease has lapsed (the
+   * reconcile is late) the count itself, so the others may take the room back; and with storage failing and no
+   * valid claim, no bound of its own (fail-open across instances: the window's limit still applies here).
+   */
+  effectiveBound(q: Quantity, limit: number, instances: number, now: number, failing: boolean): number {
+    const leased = this.published && now < this.leaseUntil;
+    if (failing && !leased) return Infinity;
+    if (!this.published) {
+      if (this.bound[q] === Infinity) this.bound[q] = this.share(q, limit, instances, false);
+      return this.bound[q];
+    }
+    return leased ? this.bound[q] : this.local[q];
   }
 }
 
@@ -127,7 +147,8 @@ export interface Verdict {
 
 /**
  * The first limit that refuses a request of `cost`, or undefined when all admit it. Meters must be current
- * (`at(now)`); `instances` is the live instance count, `syncMs` the reconcile interval.
+ * (`at(now)`); `instances` is the live instance count, `syncMs` the reconcile interval, `failing` whether the
+ * last reconcile failed to reach storage.
  */
 export function refusal(
   m: CallerMeters,
@@ -136,6 +157,7 @@ export function refusal(
   now: number,
   instances: number,
   syncMs: number,
+  failing = false,
 ): Verdict | undefined {
   for (const kind of ['requests_per_minute', 'tokens_per_minute', 'tokens_per_day'] as const) {
     const limit = limits[kind];
@@ -146,10 +168,10 @@ export function refusal(
     const base = { kind, limit, used, cost: c };
     if (c > limit) return { ...base, refusal: 'too_large', retryInMs: 0 };
     if (used + c > limit) return { ...base, refusal: 'window', retryInMs: meter.resetsIn(now) };
-    if (meter.bound[q] === Infinity) meter.bound[q] = meter.share(q, limit, instances);
+    const bound = meter.effectiveBound(q, limit, instances, now, failing);
     // The first request of a window on this instance may exceed its share (one request per instance at most):
     // a request larger than the start allowance would otherwise wait for a reconcile at every window start.
-    if (meter.local[q] + c > meter.bound[q] && !(meter.local[q] === 0 && !meter.published)) {
+    if (meter.local[q] + c > bound && !(meter.local[q] === 0 && !meter.published)) {
       return { ...base, refusal: 'share', retryInMs: Math.min(syncMs, meter.resetsIn(now)) };
     }
   }

@@ -14,6 +14,7 @@ import {
   setLimits,
   syncLimitsNow,
 } from '../../shared/limits';
+import { type ClaimsRow, claimsRowKey, entriesOf } from '../../shared/limits/claims';
 import { INSTANCE_ID } from '../../shared/limits/sync';
 import { ApiError } from '../../shared/platform/errors';
 import { TABLES, table } from '../../shared/platform/storage';
@@ -86,13 +87,12 @@ describe('reconciling limits through table storage', () => {
     expect(writes).toBeGreaterThan(0);
     const minute = `m:${Math.floor(Date.now() / 60_000)}`;
     const rows = [];
-    for await (const row of (await table(TABLES.limits)).listEntities<{ callerId: string; requests: number }>(
-      {
-        queryOptions: { filter: `PartitionKey eq '${minute}' and callerId eq '${callerId}'` },
-      },
-    ))
+    for await (const row of (await table(TABLES.limits)).listEntities<ClaimsRow>({
+      queryOptions: { filter: `PartitionKey eq '${minute}' and callerId eq '${callerId}'` },
+    }))
       rows.push(row);
-    expect(rows.map((r) => r.requests)).toEqual([2]);
+    // One shared row for the caller, with this instance's entry: 2 counted, a claim of the whole limit (alone).
+    expect(rows.map((r) => entriesOf(r)[INSTANCE_ID])).toMatchObject([{ n: [2, 0], c: [2, 0] }]);
 
     const rejections = await listRejections({ since, caller: callerId });
     expect(rejections).toHaveLength(1);
@@ -131,10 +131,8 @@ describe('reconciling limits through table storage', () => {
     proxy.failWhen(undefined);
     await syncLimitsNow();
     const minute = `m:${Math.floor(Date.now() / 60_000)}`;
-    const row = await (
-      await table(TABLES.limits)
-    ).getEntity<{ requests: number }>(minute, `${INSTANCE_ID}|${callerId}`);
-    expect(row.requests).toBe(3);
+    const row = await (await table(TABLES.limits)).getEntity<ClaimsRow>(minute, claimsRowKey(callerId));
+    expect(entriesOf(row)[INSTANCE_ID]!.n[0]).toBe(3);
     // Up to 30 s waiting for a fresh minute window, then the SDK's retries against the outage.
   }, 90_000);
 });

@@ -1,6 +1,7 @@
 /** The pure parts of the limits: OpenAI's reset format, the token estimate, and the shares between instances. */
 import { describe, expect, it } from 'vitest';
 import { formatReset, estimateTokens } from '../../shared/limits';
+import { absorbEntries, type Entry, GONE, withEntry } from '../../shared/limits/claims';
 import { CallerMeters, charge, refusal } from '../../shared/limits/meters';
 import type { Limits } from '../../shared/limits';
 
@@ -69,7 +70,7 @@ describe('shares between instances', () => {
     m.minute.published = true;
     m.minute.rowlessOthers = 0;
     m.minute.remote.requests = 10;
-    m.minute.remoteBound.requests = 30;
+    m.minute.remoteClaim.requests = 30;
     m.minute.bound.requests = m.minute.share('requests', 100, 2);
     expect(m.minute.bound.requests).toBe(37.5);
   });
@@ -83,5 +84,51 @@ describe('shares between instances', () => {
       kind: 'tokens_per_minute',
       refusal: 'too_large',
     });
+  });
+
+  it('holds at its count once its lease has lapsed, and fails open only while storage fails', () => {
+    const m = new CallerMeters('key:d');
+    const meter = m.minute.at(now);
+    meter.published = true;
+    meter.leaseUntil = now + 1000;
+    meter.bound.requests = 40;
+    meter.local.requests = 10;
+    expect(meter.effectiveBound('requests', 100, 2, now, false)).toBe(40);
+    // Lapsed (its reconcile is late): the others may soon count the claim as given back.
+    expect(meter.effectiveBound('requests', 100, 2, now + 1000, false)).toBe(10);
+    expect(refusal(m, limits, one, now + 1000, 2, 1000)).toMatchObject({ refusal: 'share' });
+    // Storage failing: the claim while its lease runs, then the window's limit alone (fail-open).
+    expect(meter.effectiveBound('requests', 100, 2, now, true)).toBe(40);
+    expect(meter.effectiveBound('requests', 100, 2, now + 1000, true)).toBe(Infinity);
+  });
+});
+
+describe('the shared row of a caller', () => {
+  const now = 60_000 * 2000;
+  const entry = (at: number, n: number, c: number): Entry => ({ at, n: [n, 0], c: [c, 0] });
+
+  it("counts another instance's claim until it is given back, then only its count", () => {
+    const meter = new CallerMeters('key:e').minute.at(now);
+    const entries = { x: entry(now - 1000, 10, 40), y: entry(now - 50_000, 5, 30), self: entry(now, 99, 99) };
+    absorbEntries(meter, entries, 'self', ['x', 'y', 'z'], now, 40_000);
+    expect(meter.remote.requests).toBe(15);
+    expect(meter.remoteClaim.requests).toBe(45);
+    // z is alive and has no entry: the start allowance is left for it.
+    expect(meter.rowlessOthers).toBe(1);
+  });
+
+  it('folds the entries of instances gone for good into one, keeping their counts', () => {
+    const entries = {
+      x: entry(now - 1000, 10, 40),
+      y: entry(now - 50_000, 5, 30),
+      z: entry(now - 90_000, 7, 7),
+    };
+    const row = JSON.parse(withEntry(entries, 'self', entry(now, 1, 2), now, 40_000)) as Record<
+      string,
+      Entry
+    >;
+    expect(Object.keys(row).sort()).toEqual([GONE, 'self', 'x']);
+    expect(row[GONE]).toMatchObject({ n: [12, 0], c: [12, 0] });
+    expect(row.self).toEqual(entry(now, 1, 2));
   });
 });
