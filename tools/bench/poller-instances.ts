@@ -12,10 +12,10 @@
  */
 import type OpenAI from 'openai';
 import { odata } from '@azure/data-tables';
-import { trackBackgroundJob } from '../../shared/jobs';
 import { openJobStore } from '../../shared/jobs/store';
 import type { JobEntity } from '../../shared/jobs/types';
 import { sleep, startHost, EMULATOR_KEY, type Host } from './env';
+import { SEED_MAX_MS, SEED_MIN_MS, seedJob } from './poller';
 import { pool, round, summarize, type Summary } from './stats';
 
 export interface PollerInstancesRun {
@@ -58,8 +58,6 @@ export async function runPollerInstances(opts: {
   emulatorUrl: string;
   log: (line: string) => void;
 }): Promise<PollerInstancesResult> {
-  const minMs = 5_000;
-  const maxMs = 150_000;
   const runs: PollerInstancesRun[] = [];
   for (const n of opts.instances) {
     opts.log(`  ${n} instance(s), ${opts.jobs} jobs`);
@@ -78,21 +76,13 @@ export async function runPollerInstances(opts: {
       const pollsBefore = await upstreamPolls(opts.emulatorUrl);
       const started = Date.now();
       await pool(opts.jobs, 32, async (i) => {
-        const ms = Math.round(minMs + ((maxMs - minMs) * ((i * 7919) % opts.jobs)) / opts.jobs);
-        const before = Date.now();
-        const response = await opts.direct.responses.create({
-          model: 'gpt-4.1',
-          input: 'ok',
-          background: true,
-          metadata: { emulator_duration_ms: String(ms) },
-        });
-        completion.set(response.id, before + ms);
-        await trackBackgroundJob({ caller, response, kind: 'response', deployment: 'gpt-4.1' });
+        const job = await seedJob(opts.direct, caller, i, opts.jobs);
+        completion.set(job.id, job.completesAt);
       });
       opts.log(`    seeded in ${round((Date.now() - started) / 1000, 1)} s`);
 
       const store = await openJobStore();
-      const deadline = Date.now() + maxMs + 20 * 60_000;
+      const deadline = Date.now() + SEED_MAX_MS + 20 * 60_000;
       const delays: number[] = [];
       let notFinalized = opts.jobs;
       while (Date.now() < deadline) {
@@ -132,5 +122,5 @@ export async function runPollerInstances(opts: {
       await Promise.all(hosts.map((h) => h.stop()));
     }
   }
-  return { jobs: opts.jobs, durationsMs: { min: minMs, max: maxMs }, settings: SETTINGS, runs };
+  return { jobs: opts.jobs, durationsMs: { min: SEED_MIN_MS, max: SEED_MAX_MS }, settings: SETTINGS, runs };
 }

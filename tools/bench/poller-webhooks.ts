@@ -17,7 +17,6 @@ import { ApiError } from '../../shared/platform/errors';
 import {
   handleUpstreamWebhook,
   runPollerTick,
-  trackBackgroundJob,
   type JobLog,
   type UpstreamEventOutcome,
 } from '../../shared/jobs';
@@ -25,7 +24,7 @@ import { openJobStore } from '../../shared/jobs/store';
 import type { JobEntity } from '../../shared/jobs/types';
 import { newWebhookSecret } from '../emulator/webhooks';
 import { EMULATOR_KEY, sleep, startEmulatorProcess } from './env';
-import { POLL_TICK_MS } from './poller';
+import { POLL_TICK_MS, SEED_MAX_MS, SEED_MIN_MS, seedJob } from './poller';
 import { pool, round, summarize, type Summary } from './stats';
 
 export interface PollerWebhooksResult {
@@ -110,14 +109,12 @@ export async function runPollerWebhooks(opts: {
   resetClientsForTests();
   const direct = new OpenAI({ baseURL: `${emulator.url}/openai/v1`, apiKey: EMULATOR_KEY, maxRetries: 0 });
   try {
-    const minMs = 5_000;
-    const maxMs = 150_000;
     const caller = { id: 'key:bench-poller-webhooks', source: 'key' as const, name: 'bench-poller-webhooks' };
     const completion = new Map<string, number>();
     let seeding = true;
     let polls = 0;
     let finalizedByPoller = 0;
-    const deadline = Date.now() + maxMs + 10 * 60_000;
+    const deadline = Date.now() + SEED_MAX_MS + 10 * 60_000;
     const ticking = (async () => {
       while (Date.now() < deadline) {
         await sleep(POLL_TICK_MS - (Date.now() % POLL_TICK_MS));
@@ -128,16 +125,8 @@ export async function runPollerWebhooks(opts: {
       }
     })();
     await pool(opts.jobs, 32, async (i) => {
-      const ms = Math.round(minMs + ((maxMs - minMs) * ((i * 7919) % opts.jobs)) / opts.jobs);
-      const before = Date.now();
-      const response = await direct.responses.create({
-        model: 'gpt-4.1',
-        input: 'ok',
-        background: true,
-        metadata: { emulator_duration_ms: String(ms) },
-      });
-      completion.set(response.id, before + ms);
-      await trackBackgroundJob({ caller, response, kind: 'response', deployment: 'gpt-4.1' });
+      const job = await seedJob(direct, caller, i, opts.jobs);
+      completion.set(job.id, job.completesAt);
     });
     seeding = false;
     const seededAt = Date.now();
@@ -160,7 +149,7 @@ export async function runPollerWebhooks(opts: {
     const wallSeconds = (Date.now() - started) / 1000;
     const result: PollerWebhooksResult = {
       jobs: opts.jobs,
-      durationsMs: { min: minMs, max: maxMs },
+      durationsMs: { min: SEED_MIN_MS, max: SEED_MAX_MS },
       finalizationDelay: summarize(delays),
       finalizationDelayAfterSeeding: summarize(delaysAfterSeeding),
       processing: summarize(processing),

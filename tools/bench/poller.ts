@@ -68,6 +68,32 @@ export interface PollerResult {
 }
 
 /** Upstream polls the backoff schedule needs (no jitter, polls exactly on time) to see a job of `durationMs` end. */
+/** Job durations are spread evenly over [5 s, 150 s]: many end while still in the doubling phase, many at the cap. */
+export const SEED_MIN_MS = 5_000;
+export const SEED_MAX_MS = 150_000;
+
+/**
+ * Creates the i-th of `jobs` background responses straight at the emulator, told to finish after its place in
+ * the spread of durations, and tracks it as a create through the service would.
+ */
+export async function seedJob(
+  direct: OpenAI,
+  caller: { id: string; source: 'key'; name: string },
+  i: number,
+  jobs: number,
+): Promise<{ id: string; ms: number; completesAt: number }> {
+  const ms = Math.round(SEED_MIN_MS + ((SEED_MAX_MS - SEED_MIN_MS) * ((i * 7919) % jobs)) / jobs);
+  const before = Date.now();
+  const response = await direct.responses.create({
+    model: 'gpt-4.1',
+    input: 'ok',
+    background: true,
+    metadata: { emulator_duration_ms: String(ms) },
+  });
+  await trackBackgroundJob({ caller, response, kind: 'response', deployment: 'gpt-4.1' });
+  return { id: response.id, ms, completesAt: before + ms };
+}
+
 export function minimumPolls(durationMs: number, initialMs: number, maxMs: number): number {
   let t = 0;
   for (let k = 0; k < 10_000; k++) {
@@ -104,9 +130,6 @@ export async function runPoller(opts: {
   const started = Date.now();
   const steps = await measureStepCosts(opts.direct, opts.log);
 
-  // Durations spread evenly over [5 s, 150 s]: many jobs end while still in the doubling phase, many at the cap.
-  const minMs = 5_000;
-  const maxMs = 150_000;
   const caller = { id: 'key:bench-poller', source: 'key' as const, name: 'bench-poller' };
   const completion = new Map<string, number>();
   const duration = new Map<string, number>();
@@ -121,7 +144,7 @@ export async function runPoller(opts: {
   // The poller runs from the start, as it does while callers create jobs: a job's completion→finalization
   // delay must not include time it spent waiting for the rest of the seeding.
   // Bounded: a poller that falls far behind is reported with what it did not finalize, not waited for forever.
-  const deadline = Date.now() + maxMs + 4 * cap + 25 * 60_000;
+  const deadline = Date.now() + SEED_MAX_MS + 4 * cap + 25 * 60_000;
   const tickLoop = (async () => {
     while ((seeding || finalized < opts.jobs) && Date.now() < deadline) {
       await sleep(POLL_TICK_MS - (Date.now() % POLL_TICK_MS));
@@ -140,17 +163,9 @@ export async function runPoller(opts: {
     }
   })();
   await pool(opts.jobs, 32, async (i) => {
-    const ms = Math.round(minMs + ((maxMs - minMs) * ((i * 7919) % opts.jobs)) / opts.jobs);
-    const before = Date.now();
-    const response = await opts.direct.responses.create({
-      model: 'gpt-4.1',
-      input: 'ok',
-      background: true,
-      metadata: { emulator_duration_ms: String(ms) },
-    });
-    completion.set(response.id, before + ms);
-    duration.set(response.id, ms);
-    await trackBackgroundJob({ caller, response, kind: 'response', deployment: 'gpt-4.1' });
+    const job = await seedJob(opts.direct, caller, i, opts.jobs);
+    completion.set(job.id, job.completesAt);
+    duration.set(job.id, job.ms);
     seeded++;
   });
   seeding = false;
@@ -192,7 +207,7 @@ export async function runPoller(opts: {
       budgetMs: config.pollTickBudgetMs,
       duePartitions: config.dueIndexPartitions,
     },
-    durationsMs: { min: minMs, max: maxMs },
+    durationsMs: { min: SEED_MIN_MS, max: SEED_MAX_MS },
     seedSeconds: round(seedSeconds, 1),
     idleTick: {
       inFlight,
