@@ -2,58 +2,27 @@
  * Background responses through the running app: tracked jobs, the timer poller, exactly one signed webhook per
  * job, answers from the job record, cancel races, generated images, and idempotent creates.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type OpenAI from 'openai';
-import { Webhook } from 'standardwebhooks';
 import { registerWebhook } from '../../shared/webhooks/registration';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
 import { startStack, type Stack } from './stack';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-interface Delivery {
-  id: string;
-  verified: boolean;
-  event: { id: string; type: string; data: { id: string; status?: string; kind?: string; url?: string } };
-}
-
 let stack: Stack;
 let caller: { name: string; key: string; client: OpenAI };
-let receiver: Server;
-let secret: string;
-const deliveries: Delivery[] = [];
+let receiver: WebhookReceiver;
 
 beforeAll(async () => {
   stack = await startStack({ emulator: { backgroundDurationMs: 500 } });
   caller = await stack.newCaller('bg');
-  receiver = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      let verified: boolean;
-      try {
-        new Webhook(secret).verify(body, req.headers as Record<string, string>);
-        verified = true;
-      } catch {
-        verified = false;
-      }
-      deliveries.push({
-        id: String(req.headers['webhook-id']),
-        verified,
-        event: JSON.parse(body) as Delivery['event'],
-      });
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  const port = (receiver.address() as AddressInfo).port;
-  secret = (await registerWebhook(caller.name, `http://127.0.0.1:${port}/hooks`)).secret;
+  receiver = await startWebhookReceiver();
+  receiver.secret = (await registerWebhook(caller.name, receiver.url)).secret;
 });
 
 afterAll(async () => {
   await stack?.stop();
-  receiver?.close();
+  await receiver?.close();
 });
 
 // Faults a test injected never outlive it, even when it fails before they are used up.
@@ -109,11 +78,13 @@ describe('background jobs', () => {
     expect(statusOf(ids[4])).toBe('incomplete');
 
     await until('one webhook per job', () =>
-      Promise.resolve(ids.every((id) => deliveries.some((d) => d.event.data.id === id)) ? true : undefined),
+      Promise.resolve(
+        ids.every((id) => receiver.deliveries.some((d) => d.event.data.id === id)) ? true : undefined,
+      ),
     );
     await sleep(1500); // room for any duplicate to show up
     for (const id of ids) {
-      const mine = deliveries.filter((d) => d.event.data.id === id);
+      const mine = receiver.deliveries.filter((d) => d.event.data.id === id);
       expect(new Set(mine.map((d) => d.id)).size).toBe(1); // one logical event (retries would share the id)
       expect(mine.every((d) => d.verified)).toBe(true);
       expect(mine[0]!.event.type).toBe(`response.${statusOf(id)}`);
@@ -151,9 +122,9 @@ describe('background jobs', () => {
     const job = (await jobs()).data.find((j) => j.id === response.id)!;
     expect(job.status).toBe('cancelled');
     await until('cancel webhook', () =>
-      Promise.resolve(deliveries.some((d) => d.event.data.id === response.id) ? true : undefined),
+      Promise.resolve(receiver.deliveries.some((d) => d.event.data.id === response.id) ? true : undefined),
     );
-    const events = deliveries.filter((d) => d.event.data.id === response.id);
+    const events = receiver.deliveries.filter((d) => d.event.data.id === response.id);
     expect(events.every((d) => d.event.type === 'response.cancelled')).toBe(true);
   });
 

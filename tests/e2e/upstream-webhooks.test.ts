@@ -4,26 +4,16 @@
  * poller's first look is ten minutes away, so only the webhook can end these jobs within the test; the caller
  * still gets exactly one signed webhook of its own per job.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type OpenAI from 'openai';
-import { Webhook } from 'standardwebhooks';
 import { registerWebhook } from '../../shared/webhooks/registration';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
 import { EMULATOR_KEY, startStack, type Stack } from './stack';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-interface Delivery {
-  id: string;
-  verified: boolean;
-  event: { type: string; data: { id: string; status?: string } };
-}
-
 let stack: Stack;
 let caller: { name: string; key: string; client: OpenAI };
-let receiver: Server;
-let secret: string;
-const deliveries: Delivery[] = [];
+let receiver: WebhookReceiver;
 
 beforeAll(async () => {
   stack = await startStack({
@@ -32,33 +22,13 @@ beforeAll(async () => {
     emulator: { backgroundDurationMs: 400 },
   });
   caller = await stack.newCaller('upwh');
-  receiver = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      let verified = true;
-      try {
-        new Webhook(secret).verify(body, req.headers as Record<string, string>);
-      } catch {
-        verified = false;
-      }
-      deliveries.push({
-        id: String(req.headers['webhook-id']),
-        verified,
-        event: JSON.parse(body) as Delivery['event'],
-      });
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  const port = (receiver.address() as AddressInfo).port;
-  secret = (await registerWebhook(caller.name, `http://127.0.0.1:${port}/hooks`)).secret;
+  receiver = await startWebhookReceiver();
+  receiver.secret = (await registerWebhook(caller.name, receiver.url)).secret;
 });
 
 afterAll(async () => {
   await stack?.stop();
-  receiver?.close();
+  await receiver?.close();
 });
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
@@ -116,11 +86,13 @@ describe('upstream webhooks through the running app', () => {
     expect(log.deliveries.every((d) => d.status === 200 && d.attempt === 1)).toBe(true);
 
     await until('one caller webhook per job', () =>
-      Promise.resolve(ids.every((id) => deliveries.some((d) => d.event.data.id === id)) ? true : undefined),
+      Promise.resolve(
+        ids.every((id) => receiver.deliveries.some((d) => d.event.data.id === id)) ? true : undefined,
+      ),
     );
     await sleep(1500); // room for a duplicate to show up
     for (const id of ids) {
-      const mine = deliveries.filter((d) => d.event.data.id === id);
+      const mine = receiver.deliveries.filter((d) => d.event.data.id === id);
       expect(mine, id).toHaveLength(1);
       expect(mine[0]!.verified).toBe(true);
       expect(mine[0]!.event.type).toBe(`response.${statusOf(id)}`);

@@ -2,8 +2,6 @@
  * `GET /v1/jobs` at handler level, and the two timers that carry a background response to its end and its
  * caller's webhook (`poll-background-timer`, `webhook-delivery-timer`), invoked directly as the host would.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Timer } from '@azure/functions';
 import type { Response } from 'openai/resources/responses/responses';
@@ -18,6 +16,7 @@ import {
   type TestCaller,
   runPollQueue,
 } from './support';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
 import { queueFunction, timerFunction } from './registry';
 import '../../functions/index';
 import '../../functions/responses-create';
@@ -37,34 +36,19 @@ interface JobList {
 let env: HandlerEnv;
 let alice: TestCaller;
 let bob: TestCaller;
-let receiver: Server;
-const received: { headers: Record<string, string>; body: string }[] = [];
+let receiver: WebhookReceiver;
 let secret: string;
 
 beforeAll(async () => {
   env = await startHandlerEnv();
   alice = await env.newCaller('alice');
   bob = await env.newCaller('bob');
-  receiver = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      received.push({
-        headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)])),
-        body: Buffer.concat(chunks).toString('utf8'),
-      });
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  secret = await env.registerWebhook(
-    alice,
-    `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`,
-  );
+  receiver = await startWebhookReceiver();
+  secret = await env.registerWebhook(alice, receiver.url);
 });
 
 afterAll(async () => {
-  await new Promise((r) => receiver?.close(r));
+  await receiver?.close();
   await env?.close();
 });
 
@@ -138,9 +122,9 @@ describe('poll-background-timer, poll-background-queue and webhook-delivery-time
     const deliver = timerFunction('webhook-delivery-timer').handler;
     await until('the webhook to arrive', async () => {
       await deliver(timer, invocationContext('webhook-delivery-timer'));
-      return received.some((r) => r.body.includes(response.id));
+      return receiver.deliveries.some((r) => r.body.includes(response.id));
     });
-    const delivery = received.find((r) => r.body.includes(response.id))!;
+    const delivery = receiver.deliveries.find((r) => r.body.includes(response.id))!;
     const event = new Webhook(secret).verify(delivery.body, delivery.headers) as {
       type: string;
       data: { id: string };

@@ -4,8 +4,6 @@
  * stale or malformed deliveries change nothing; duplicates and events for unknown responses answer 2xx and change
  * nothing either; a job ends with the status upstream reports, whatever the event said.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Timer } from '@azure/functions';
 import type { Response } from 'openai/resources/responses/responses';
@@ -21,6 +19,7 @@ import {
   type HandlerEnv,
   type TestCaller,
 } from './support';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
 import { timerFunction } from './registry';
 import '../../functions/index';
 import '../../functions/responses-create';
@@ -33,8 +32,7 @@ vi.mock('@azure/functions', async (original) => (await import('./registry.js')).
 const SECRET = newWebhookSecret();
 let env: HandlerEnv;
 let alice: TestCaller;
-let receiver: Server;
-const received: string[] = [];
+let receiver: WebhookReceiver;
 
 beforeAll(async () => {
   env = await startHandlerEnv({
@@ -48,20 +46,12 @@ beforeAll(async () => {
     emulator: { backgroundDurationMs: 150 },
   });
   alice = await env.newCaller('alice');
-  receiver = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      received.push(Buffer.concat(chunks).toString('utf8'));
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  await env.registerWebhook(alice, `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`);
+  receiver = await startWebhookReceiver();
+  await env.registerWebhook(alice, receiver.url);
 });
 
 afterAll(async () => {
-  await new Promise((r) => receiver?.close(r));
+  await receiver?.close();
   await env?.close();
 });
 
@@ -127,7 +117,7 @@ describe('POST /v1/upstream/webhooks (upstream-webhooks)', () => {
     const deliver = timerFunction('webhook-delivery-timer').handler;
     await until('the caller webhook', async () => {
       await deliver(timer, invocationContext('webhook-delivery-timer'));
-      return received.some((b) => b.includes(held));
+      return receiver.deliveries.some((d) => d.body.includes(held));
     });
   });
 
