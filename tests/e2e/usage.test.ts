@@ -13,6 +13,7 @@ import Ajv2020 from 'ajv/dist/2020';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { TableClient } from '@azure/data-tables';
 import { safetyIdentifier } from '../../shared/callers/safety';
+import { billedTotals, type BilledTotals } from '../support/emulator-usage';
 import { STORAGE_CALLER } from '../../shared/documents/owner';
 import { makePdf, waitFor } from '../integration/documents-support';
 import { readEmulatorRequests } from '../support/emulator-requests';
@@ -20,12 +21,7 @@ import { EMULATOR_KEY, startStack, type Stack } from './stack';
 
 type Caller = Awaited<ReturnType<Stack['newCaller']>>;
 
-interface Totals {
-  input: number;
-  cached: number;
-  output: number;
-  requests: number;
-}
+type Totals = BilledTotals;
 
 interface Page {
   object: string;
@@ -90,20 +86,8 @@ function totalsOf(page: Page): Totals {
   return t;
 }
 
-/** What the emulator billed to one safety identifier. */
-async function billed(callerId: string): Promise<Totals> {
-  const url = `${stack.emulatorUrl}/_emulator/usage?safety_identifier=${safetyIdentifier({ id: callerId })}`;
-  const res = await fetch(url, { headers: { 'api-key': EMULATOR_KEY } });
-  const { totals } = (await res.json()) as {
-    totals: { responses: number; input_tokens: number; cached_tokens: number; output_tokens: number };
-  };
-  return {
-    input: totals.input_tokens,
-    cached: totals.cached_tokens,
-    output: totals.output_tokens,
-    requests: totals.responses,
-  };
-}
+/** What the emulator billed to one caller. */
+const billed = (callerId: string): Promise<Totals> => billedTotals(stack.emulatorUrl, callerId, EMULATOR_KEY);
 
 const plus = (x: Totals, y: Totals): Totals => ({
   input: x.input + y.input,

@@ -14,6 +14,7 @@ import { minutePartition, Reconciler } from '../../shared/limits/sync';
 import { TABLES, table } from '../../shared/platform/storage';
 import { startAzurite } from '../support/azurite';
 import { useTestStorage } from '../e2e/stack';
+import { seededRandom } from '../support/random';
 
 const LIMIT = 300;
 const limits: Limits = { requests_per_minute: LIMIT, tokens_per_minute: null, tokens_per_day: null };
@@ -31,22 +32,13 @@ afterAll(async () => {
   await azurite?.stop();
 });
 
-/** A seeded generator, so that a failing interleaving can be replayed from the printed seed. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
 describe('claims of three instances on one caller', () => {
   it('never admit more than the limit together, however their reconciles interleave', async () => {
     const left = 60_000 - (Date.now() % 60_000);
     if (left < 20_000) await new Promise((r) => setTimeout(r, left + 50));
     const window = Math.floor(Date.now() / 60_000);
     const seed = Date.now() % 100_000;
-    const rnd = random(seed);
+    const rnd = seededRandom(seed);
     const callerId = `key:claims-${randomUUID().slice(0, 8)}`;
     const instances = ['a', 'b', 'c'].map((x) => new Reconciler(1000, `${x}-${randomUUID().slice(0, 6)}`));
     // Each learns of the others (heartbeats) before the caller shows up, as instances started with defaults do.

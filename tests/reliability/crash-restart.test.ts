@@ -8,6 +8,7 @@
  * document whose delivery was killed holding its claim is recovered by the poller when the claim's lease (100 s
  * with the settings below) runs out, so the waits below are longer than those.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { makePdf } from '../integration/documents-support';
@@ -29,6 +30,7 @@ import {
   type Caller,
   type ReliabilityStack,
 } from './support';
+import { seededRandom } from '../support/random';
 
 let stack: ReliabilityStack;
 let caller: Caller;
@@ -51,15 +53,6 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-/** A seeded pseudo-random sequence, so a failing run can be repeated (RELIABILITY_SEED). */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
 describe('the host killed at random points', () => {
   it(
     'ends every job and document once, and delivers every webhook with a stable id',
@@ -67,7 +60,7 @@ describe('the host killed at random points', () => {
     async () => {
       const { crashJobs: jobs, crashDocuments: documents, crashKills: kills } = SIZES;
       const seed = Number(process.env.RELIABILITY_SEED ?? Date.now() % 100_000);
-      const rand = random(seed);
+      const rand = seededRandom(seed);
       const started = Date.now();
       const base = stack.baseURL();
       const headers = { authorization: `Bearer ${caller.key}` };
@@ -230,7 +223,7 @@ describe('the host killed at random points', () => {
         if (!row) ledgerProblems.push(`${id}: not in the ledger`);
         else {
           const { status: _status, ...billed } = bills.get(id) ?? { status: 'absent' };
-          if (JSON.stringify(row) !== JSON.stringify(billed))
+          if (!isDeepStrictEqual(row, billed))
             ledgerProblems.push(`${id}: ledger ${JSON.stringify(row)}, upstream ${JSON.stringify(billed)}`);
         }
       }
@@ -242,7 +235,7 @@ describe('the host killed at random points', () => {
         const { status: _status, ...billed } = bills.get(id) ?? { status: 'absent' };
         if (untrackedJobs.get(id)?.phase !== 'finalized')
           ledgerProblems.push(`${id}: counted, no finalized job`);
-        else if (JSON.stringify(ledger.get(id)) !== JSON.stringify(billed))
+        else if (!isDeepStrictEqual(ledger.get(id), billed))
           ledgerProblems.push(
             `${id}: ledger ${JSON.stringify(ledger.get(id))}, upstream ${JSON.stringify(billed)}`,
           );

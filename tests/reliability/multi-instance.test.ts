@@ -28,6 +28,7 @@ import {
   type Caller,
   type ReliabilityStack,
 } from './support';
+import { seededRandom } from '../support/random';
 
 /** The two hosts started besides the stack's own (which is host 0). */
 interface ExtraHost {
@@ -82,14 +83,6 @@ async function crash(i: number, downMs: number): Promise<void> {
   h.current = await spawnHost({ port: h.port, settings: stack.settings });
 }
 
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
 describe('three hosts, one storage account', () => {
   it(
     'end every job once while hosts are killed and restarted, the polling spread over them',
@@ -97,7 +90,7 @@ describe('three hosts, one storage account', () => {
     async () => {
       const { multiJobs: jobs, multiKills: kills } = SIZES;
       const seed = Number(process.env.RELIABILITY_SEED ?? Date.now() % 100_000);
-      const rand = random(seed);
+      const rand = seededRandom(seed);
       const started = Date.now();
       const ids: string[] = [];
       let killed = 0;

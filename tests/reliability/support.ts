@@ -10,11 +10,18 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { inject } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../tools/emulator/server';
+import {
+  billedResponses,
+  billedTotals,
+  type BilledResponse,
+  type BilledTotals,
+} from '../support/emulator-usage';
 import { spawnHost, type SpawnedHost } from '../support/host';
 import { freePort } from '../support/ports';
 import { BASE_SETTINGS, EMULATOR_KEY, upstreamWebhookWiring, useTestStorage } from '../e2e/stack';
@@ -24,7 +31,6 @@ import { openJobStore, readJob } from '../../shared/jobs/store';
 import type { JobEntity } from '../../shared/jobs/types';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openForCaller } from '../../shared/platform/caller-ids';
-import { safetyIdentifier } from '../../shared/callers/safety';
 import { table } from '../../shared/platform/storage';
 import { storageNames } from '../../shared/platform/storage-names';
 import { odata } from '../../shared/platform/sdk';
@@ -390,27 +396,11 @@ export function report(suite: string, figures: Record<string, unknown>): void {
 }
 
 /** Token and request counts, as the ledger and the emulator's billing each add them up. */
-export interface UsageTotals {
-  requests: number;
-  input: number;
-  cached: number;
-  output: number;
-}
+export type UsageTotals = BilledTotals;
 
 /** What the emulator billed to `caller` (its safety identifier), responses still running left out. */
-export async function upstreamUsage(stack: ReliabilityStack, caller: Caller): Promise<UsageTotals> {
-  const url = `${stack.emulator.url}/_emulator/usage?safety_identifier=${safetyIdentifier({ id: caller.id })}`;
-  const res = await fetch(url, { headers: { 'api-key': EMULATOR_KEY } });
-  const { totals } = (await res.json()) as {
-    totals: { responses: number; input_tokens: number; cached_tokens: number; output_tokens: number };
-  };
-  return {
-    requests: totals.responses,
-    input: totals.input_tokens,
-    cached: totals.cached_tokens,
-    output: totals.output_tokens,
-  };
-}
+export const upstreamUsage = (stack: ReliabilityStack, caller: Caller): Promise<UsageTotals> =>
+  billedTotals(stack.emulator.url, caller.id, EMULATOR_KEY);
 
 /** What the gateway's ledger says of `caller`, through its own `GET /api/v1/usage`. */
 export async function ledgerUsage(
@@ -459,7 +449,7 @@ export async function settledUsage(
       ledgerUsage(stack, caller, since),
       upstreamUsage(stack, caller),
     ]);
-    const same = JSON.stringify(ledger) === JSON.stringify(upstream);
+    const same = isDeepStrictEqual(ledger, upstream);
     if (same || Date.now() > deadline) return { ledger, upstream };
     await sleep(1000);
   }
@@ -486,36 +476,10 @@ export async function ledgerRows(
 }
 
 /** The emulator's billing, response by response (only `caller`'s, by its safety identifier, when given). */
-export async function upstreamBills(
+export const upstreamBills = (
   stack: ReliabilityStack,
   caller?: Caller,
-): Promise<Map<string, { input: number; cached: number; output: number; requests: number; status: string }>> {
-  const only = caller ? `?safety_identifier=${safetyIdentifier({ id: caller.id })}` : '';
-  const res = await fetch(`${stack.emulator.url}/_emulator/usage${only}`, {
-    headers: { 'api-key': EMULATOR_KEY },
-  });
-  const { responses } = (await res.json()) as {
-    responses: {
-      id: string;
-      status: string;
-      input_tokens: number;
-      cached_tokens: number;
-      output_tokens: number;
-    }[];
-  };
-  return new Map(
-    responses.map((r) => [
-      r.id,
-      {
-        input: r.input_tokens,
-        cached: r.cached_tokens,
-        output: r.output_tokens,
-        requests: 1,
-        status: r.status,
-      },
-    ]),
-  );
-}
+): Promise<Map<string, BilledResponse>> => billedResponses(stack.emulator.url, caller?.id, EMULATOR_KEY);
 
 /** Responses on which the ledger and the upstream's billing of `caller` disagree, one line each. */
 export async function ledgerDifferences(stack: ReliabilityStack, caller: Caller): Promise<string[]> {
@@ -524,7 +488,7 @@ export async function ledgerDifferences(stack: ReliabilityStack, caller: Caller)
   for (const [id, row] of ledger) {
     const bill = bills.get(id);
     const { status, ...billed } = bill ?? { status: 'absent' };
-    if (!bill || JSON.stringify(row) !== JSON.stringify(billed))
+    if (!bill || !isDeepStrictEqual(row, billed))
       problems.push(`${id}: ledger ${JSON.stringify(row)}, upstream ${status} ${JSON.stringify(billed)}`);
   }
   for (const [id, bill] of bills)
