@@ -1,5 +1,6 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { registerJobUsageTasks, runPollerTick, sendPollWork } from '../shared/jobs';
+import { registerLimitsTasks } from '../shared/limits';
 
 /**
  * Selects the background jobs that are due, claims each, and puts one message per job on the poll queue; the
@@ -18,5 +19,6 @@ export async function pollBackgroundTimer(_timer: Timer, context: InvocationCont
 
 app.timer('poll-background-timer', { schedule: '%POLL_SCHEDULE%', handler: pollBackgroundTimer });
 
-// The usage ledger's read-back of cancelled jobs runs as a due task, which the poller runs.
+// The usage ledger's read-back of cancelled jobs and the limits table's sweep run as due tasks, which the poller runs.
 registerJobUsageTasks();
+registerLimitsTasks();

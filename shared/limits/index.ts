@@ -13,6 +13,7 @@ export {
   type Admission,
   type Reservation,
 } from './admit';
+export { registerLimitsTasks } from './cleanup';
 export { estimateTokens } from './estimate';
 export { listRejections, type RejectionCount } from './rejections';
 export {

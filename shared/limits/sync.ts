@@ -38,7 +38,7 @@ import {
   windowLimits,
   withEntry,
 } from './claims';
-import { dropPassed } from './cleanup';
+import { dropPassed, scheduleLimitsSweep } from './cleanup';
 import { CallerMeters, charge, type Quantity, refusal } from './meters';
 import { writeRejections } from './rejections';
 import type { Limits } from './settings';
@@ -241,6 +241,7 @@ export class Reconciler {
         ),
       ),
       writeRejections(limits, this.instance, active, now),
+      scheduleLimitsSweep(now),
     ]);
   }
 

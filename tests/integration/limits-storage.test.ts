@@ -15,9 +15,11 @@ import {
   syncLimitsNow,
 } from '../../shared/limits';
 import { type ClaimsRow, claimsRowKey, entriesOf } from '../../shared/limits/claims';
+import { LIMITS_SWEEP_TASK, scheduleLimitsSweep, sweepLimits } from '../../shared/limits/cleanup';
 import { INSTANCE_ID } from '../../shared/limits/sync';
 import { ApiError } from '../../shared/platform/errors';
 import { TABLES, table } from '../../shared/platform/storage';
+import { storageNames } from '../../shared/platform/storage-names';
 import { startStorageProxy, type StorageProxy } from '../support/storage-proxy';
 import { useTestStorage } from '../e2e/stack';
 
@@ -135,4 +137,65 @@ describe('reconciling limits through table storage', () => {
     expect(entriesOf(row)[INSTANCE_ID]!.n[0]).toBe(3);
     // Up to 30 s waiting for a fresh minute window, then the SDK's retries against the outage.
   }, 90_000);
+
+  it('sweeps what a day left behind an hour after it, and its 429 counts after 31 days', async () => {
+    const limits = await table(TABLES.limits);
+    // A day long past, far from anything another test writes; its neighbours must stay.
+    const day = `2001-0${1 + Math.floor(Math.random() * 9)}-1${Math.floor(Math.random() * 9)}`;
+    const start = Date.parse(`${day}T00:00:00Z`);
+    const minute = (ms: number) => `m:${Math.floor(ms / 60_000)}`;
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const rows = {
+      gone: [
+        { partitionKey: `d:${day}`, rowKey: 'c|key:a' },
+        { partitionKey: minute(start), rowKey: 'h|stopped' },
+        { partitionKey: minute(start + 86_400_000 - 1), rowKey: 'c|key:a' },
+      ],
+      rejections: [{ partitionKey: `r:${day}T05`, rowKey: 'x|key:a' }],
+      kept: [
+        { partitionKey: `d:${iso(start + 86_400_000).slice(0, 10)}`, rowKey: 'c|key:a' },
+        { partitionKey: minute(start - 1), rowKey: 'h|stopped' },
+        { partitionKey: minute(start + 86_400_000), rowKey: 'h|stopped' },
+      ],
+    };
+    for (const row of [...rows.gone, ...rows.rejections, ...rows.kept]) await limits.upsertEntity(row);
+    const exists = async (row: { partitionKey: string; rowKey: string }) =>
+      limits.getEntity(row.partitionKey, row.rowKey).then(
+        () => true,
+        () => false,
+      );
+    const task = (name: string) => sweepLimits({ key: 'k', name, now: Date.now(), log });
+
+    expect(await task(day)).toBe('ran');
+    for (const row of rows.gone) expect(await exists(row), row.partitionKey).toBe(false);
+    for (const row of [...rows.rejections, ...rows.kept])
+      expect(await exists(row), row.partitionKey).toBe(true);
+    // A second row for the same day finds nothing left.
+    expect(await task(day)).toBe('skipped');
+    expect(await task(`${day}|r`)).toBe('ran');
+    expect(await exists(rows.rejections[0]!)).toBe(false);
+    for (const row of rows.kept) expect(await exists(row), row.partitionKey).toBe(true);
+    expect(await task('not-a-day')).toBe('skipped');
+
+    // Scheduled at a reconcile: the day's sweep an hour after it ends, its 429s' after 31 days.
+    const now = Date.now();
+    const today = iso(now).slice(0, 10);
+    await scheduleLimitsSweep(now);
+    await scheduleLimitsSweep(now);
+    const due: string[] = [];
+    for await (const row of (await table(storageNames().jobs)).listEntities({
+      queryOptions: { select: ['RowKey'] },
+    })) {
+      if (
+        row.rowKey!.endsWith(`_${LIMITS_SWEEP_TASK}:${today}`) ||
+        row.rowKey!.endsWith(`_${LIMITS_SWEEP_TASK}:${today}|r`)
+      )
+        due.push(row.rowKey!);
+    }
+    const end = Date.parse(`${today}T00:00:00Z`) + 86_400_000;
+    // (Other processes on this storage may have scheduled the same day's sweeps: each is harmless.)
+    expect(new Set(due.map((k) => Number(k.slice(0, 13))))).toEqual(
+      new Set([end + 3_600_000, end + 31 * 86_400_000]),
+    );
+  });
 });
