@@ -83,7 +83,11 @@ export class Meter {
     const rowless = this.rowlessOthers < 0 ? instances - 1 : this.rowlessOthers;
     const start = startAllowance(limit);
     const unclaimed = Math.max(0, limit - this.local[q] - this.remoteClaim[q] - rowless * start);
-    const bound = this.local[q] + unclaimed / Math.max(1, instances);
+    // Whole units: fractions of a request spread over instances could never be admitted anywhere. The last
+    // units go to whichever instance commits first (the row's ETag keeps that to one of them).
+    let share = Math.floor(unclaimed / Math.max(1, instances));
+    if (share === 0 && committed && unclaimed >= 1) share = 1;
+    const bound = this.local[q] + share;
     return committed || instances <= 1 ? bound : Math.min(bound, this.local[q] + start);
   }
 

@@ -66,13 +66,23 @@ describe('shares between instances', () => {
     }
     expect(admitted).toBe(5);
     expect(refusal(m, limits, one, now, 2, 1000)).toMatchObject({ refusal: 'share', retryInMs: 1000 });
-    // Published, and the other instance claims 30: this one may go to 5 + (100 - 5 - 30) / 2.
+    // Published, and the other instance claims 30: this one may go to 5 + floor((100 - 5 - 30) / 2).
     m.minute.published = true;
     m.minute.rowlessOthers = 0;
     m.minute.remote.requests = 10;
     m.minute.remoteClaim.requests = 30;
     m.minute.bound.requests = m.minute.share('requests', 100, 2);
-    expect(m.minute.bound.requests).toBe(37.5);
+    expect(m.minute.bound.requests).toBe(37);
+  });
+
+  it('claims whole requests, the last one by whichever instance commits first', () => {
+    const meter = new CallerMeters('key:f').minute.at(now);
+    meter.rowlessOthers = 0;
+    meter.local.requests = 10;
+    meter.remoteClaim.requests = 88.5;
+    // 1.5 left between two instances: a share of 0.75 each could never be used; a commit takes the whole one.
+    expect(meter.share('requests', 100, 2, true)).toBe(11);
+    expect(meter.share('requests', 100, 2, false)).toBe(10);
   });
 
   it('refuses a request larger than the limit itself as too large', () => {
