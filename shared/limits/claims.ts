@@ -50,6 +50,10 @@ export interface ClaimsRow {
 export const GONE = '_gone';
 
 export const claimsRowKey = (callerId: string) => `c|${callerId}`;
+/** Partitions of a window's rows: `m:<minute number since the epoch>` and `d:<YYYY-MM-DD>` (UTC). */
+export const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+export const minutePartition = (index: number) => `m:${index}`;
+export const dayPartition = (index: number) => `d:${isoDay(index * 86_400_000)}`;
 export const heartbeatRowKey = (instance: string) => `h|${instance}`;
 
 const Q: Record<Quantity, 0 | 1> = { requests: 0, tokens: 1 };

@@ -13,6 +13,7 @@
 import type { TableClient, TransactionAction } from '@azure/data-tables';
 import { registerDueTask, scheduleDueTask, type DueTaskContext } from '../platform/scheduling/due-tasks';
 import { isNotFound, TABLES, table } from '../platform/storage';
+import { dayPartition, isoDay, minutePartition } from './claims';
 
 const DELETE_AFTER_MS = 10_000;
 const BATCH = 100;
@@ -71,7 +72,6 @@ export async function dropPassed(
   }
 }
 
-const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 const scheduled = new Set<string>();
 
 /** Registers the sweep's handler; the poller's function calls it at load. */
@@ -96,8 +96,8 @@ export function sweepFilters(name: string): string[] | undefined {
   if (what === 'r') return [`PartitionKey ge 'r:${day}T00' and PartitionKey le 'r:${day}T23'`];
   const first = Date.parse(`${day}T00:00:00Z`) / 60_000;
   return [
-    `PartitionKey eq 'd:${day}'`,
-    `PartitionKey ge 'm:${first}' and PartitionKey lt 'm:${first + 1440}'`,
+    `PartitionKey eq '${dayPartition(first / 1440)}'`,
+    `PartitionKey ge '${minutePartition(first)}' and PartitionKey lt '${minutePartition(first + 1440)}'`,
   ];
 }
 

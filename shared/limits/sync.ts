@@ -29,11 +29,13 @@ import {
   absorbEntries,
   type ClaimsRow,
   claimsRowKey,
+  dayPartition,
   entriesOf,
   type Entry,
   freeAfterMs,
   heartbeatRowKey,
   leaseMs,
+  minutePartition,
   type Window,
   windowLimits,
   withEntry,
@@ -45,9 +47,6 @@ import type { Limits } from './settings';
 
 /** This process. Random per start, so a restarted instance never mistakes an old row for its own. */
 export const INSTANCE_ID = randomBytes(6).toString('hex');
-
-export const minutePartition = (index: number) => `m:${index}`;
-export const dayPartition = (index: number) => `d:${new Date(index * 86_400_000).toISOString().slice(0, 10)}`;
 
 /** Commits of one row tried again on an ETag conflict before the claim is left for the next reconcile. */
 const COMMIT_ATTEMPTS = 3;
@@ -241,7 +240,8 @@ export class Reconciler {
         ),
       ),
       writeRejections(limits, this.instance, active, now),
-      scheduleLimitsSweep(now),
+      // Housekeeping: a failure to schedule it must not count as a failed reconcile (it is tried again next time).
+      scheduleLimitsSweep(now).catch(() => undefined),
     ]);
   }
 
@@ -301,7 +301,7 @@ export class Reconciler {
           } catch (e) {
             if (!isConcurrencyConflict(e) && !isNotFound(e)) throw e;
             if (attempt >= COMMIT_ATTEMPTS) break;
-            const fresh = await this.readRow(limits, p.entry, p);
+            const fresh = await this.readRow(limits, p);
             const next = this.plan(p.m, p.window, fresh, Date.now());
             if (!next) break;
             p = next;
@@ -324,10 +324,10 @@ export class Reconciler {
     return p.row?.etag ? ['update', row, 'Replace', { etag: p.row.etag }] : ['create', row];
   }
 
-  private async readRow(limits: TableClient, entry: Entry, p: Plan): Promise<ClaimsRow | undefined> {
+  private async readRow(limits: TableClient, p: Plan): Promise<ClaimsRow | undefined> {
     try {
       return await limits.getEntity<ClaimsRow>(
-        this.partition(p.window, entry.at),
+        this.partition(p.window, p.entry.at),
         claimsRowKey(p.m.callerId),
       );
     } catch (e) {
